@@ -1,0 +1,72 @@
+"""Compatibility of the pinned OpenMMLab stack with current Python and torch.
+
+Applied once by ``import mmfreq`` (so stock tools get it through ``custom_imports``):
+
+* mmrotate 1.0.0rc1 does ``from collections import Sequence`` (gone since Python 3.10).
+* torch >= 2.6 loads checkpoints with ``weights_only=True``. A stock mmengine checkpoint also
+  pickles ``builtins.getattr`` (``HistoryBuffer.__getstate__`` stores references to its own
+  statistics methods); allowing ``getattr`` would re-open arbitrary code execution. We make the
+  checkpoints we write free of those references and allow-list exactly the remaining types
+  (``HistoryBuffer`` and the numpy array types in its state).
+
+Loading a foreign checkpoint that needs more (e.g. one written by stock mmengine with its
+message hub) is an explicit opt-in: set ``MMFREQ_TRUST_CHECKPOINTS=1`` to load with
+``weights_only=False`` -- only for files from a source you trust.
+"""
+import collections
+import collections.abc
+import functools
+import os
+
+TRUST_ENV = 'MMFREQ_TRUST_CHECKPOINTS'
+_applied = False
+
+
+def _history_buffer_state(self) -> dict:
+    # The statistics methods are class-level and re-registered on import, so the state needs
+    # none of them; dropping them keeps the pickle free of `getattr` references.
+    state = dict(self.__dict__)
+    state.pop('statistics_methods', None)
+    return state
+
+
+def checkpoint_safe_globals() -> list:
+    """The non-tensor types in checkpoints that mmfreq's runs write, for ``weights_only`` loads."""
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+    try:
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct, scalar
+    dtype_classes = [type(np.dtype(t)) for t in
+                     (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64,
+                      np.uint8, np.bool_)]
+    return [HistoryBuffer, np.ndarray, np.dtype, _reconstruct, scalar, *dtype_classes]
+
+
+def _trusting_torch_load(load):
+
+    @functools.wraps(load)
+    def wrapper(*args, **kwargs):
+        if os.environ.get(TRUST_ENV) == '1':
+            kwargs['weights_only'] = False
+        return load(*args, **kwargs)
+
+    return wrapper
+
+
+def apply() -> None:
+    """Apply the compatibility fixes once (idempotent)."""
+    global _applied
+    if _applied:
+        return
+    _applied = True
+    for name in ('Sequence', 'Mapping', 'MutableMapping', 'Iterable', 'Callable'):
+        if not hasattr(collections, name):
+            setattr(collections, name, getattr(collections.abc, name))
+
+    import torch
+    from mmengine.logging import HistoryBuffer
+    HistoryBuffer.__getstate__ = _history_buffer_state
+    torch.serialization.add_safe_globals(checkpoint_safe_globals())
+    torch.load = _trusting_torch_load(torch.load)

@@ -1,0 +1,139 @@
+"""Run the stock train/test scripts of mmseg, mmdet or mmrotate on an mmfreq config.
+
+The stock scripts ship in each wheel under ``<package>/.mim/tools/``; the codebase is chosen by
+the config's ``default_scope``. Every stock option is passed through unchanged.
+
+Without CUDA the run is adapted so that it works out of the box (with CUDA nothing changes):
+distributed runs use gloo (initialised here, before the Runner, whose own init would call
+``torch.cuda.set_device``), DDP wraps the model with ``device_ids=None``, ``SyncBN`` becomes
+``BN`` and ``AmpOptimWrapper`` becomes a plain fp32 ``OptimWrapper``. One log line says so.
+"""
+import copy
+import importlib
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+SCOPES = ('mmseg', 'mmdet', 'mmrotate')
+
+
+def stock_script(scope: str, tool: str) -> Path:
+    """Path of ``<scope>/.mim/tools/<tool>.py`` inside the installed wheel."""
+    if scope not in SCOPES:
+        raise ValueError(f'default_scope must be one of {SCOPES} to pick a stock tool, got {scope!r}')
+    package_dir = Path(importlib.import_module(scope).__file__).parent
+    script = package_dir / '.mim' / 'tools' / f'{tool}.py'
+    if not script.is_file():
+        raise FileNotFoundError(f'{scope} has no stock {tool} script at {script}')
+    return script
+
+
+def config_scope(config: str) -> str:
+    from mmengine.config import Config
+    return Config.fromfile(config).get('default_scope')
+
+
+def _replace_types(cfg, old: str, new: str) -> int:
+    """Replace ``type=old`` by ``type=new`` in every nested dict; returns the count."""
+    count = 0
+    if hasattr(cfg, 'keys'):  # dict, ConfigDict or Config
+        if cfg.get('type') == old:
+            cfg['type'] = new
+            count += 1
+        for value in cfg.values():
+            count += _replace_types(value, old, new)
+    elif isinstance(cfg, (list, tuple)):
+        for value in cfg:
+            count += _replace_types(value, old, new)
+    return count
+
+
+def adapt_config_for_cpu(cfg) -> list:
+    """Make a config runnable without CUDA, in place. Returns what was changed, as phrases."""
+    changes = []
+    if _replace_types(cfg, 'SyncBN', 'BN'):
+        changes.append('SyncBN -> BN')
+    optim_wrapper = cfg.get('optim_wrapper')
+    if isinstance(optim_wrapper, dict) and optim_wrapper.get('type') == 'AmpOptimWrapper':
+        optim_wrapper['type'] = 'OptimWrapper'
+        for key in ('loss_scale', 'dtype', 'use_fsdp'):
+            optim_wrapper.pop(key, None)
+        changes.append('AMP -> fp32 (AMP needs CUDA)')
+    if cfg.get('launcher', 'none') != 'none':
+        wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+        wrapper.setdefault('type', 'MMDistributedDataParallel')
+        wrapper.setdefault('broadcast_buffers', False)
+        wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+        wrapper['device_ids'] = None
+        cfg['model_wrapper_cfg'] = wrapper
+        changes.append('distributed backend gloo, DDP device_ids=None')
+    return changes
+
+
+def _slurm_env() -> None:
+    """Rank/world/master variables for a slurm job, as mmengine's slurm launcher derives them."""
+    nodes = os.environ['SLURM_NODELIST']
+    addr = subprocess.getoutput(f'scontrol show hostname {nodes} | head -n1')
+    os.environ.setdefault('MASTER_ADDR', addr)
+    os.environ.setdefault('MASTER_PORT', '29500')
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+
+
+def init_cpu_distributed(launcher: str) -> None:
+    """Initialise a gloo process group for ``launcher`` before the Runner is built."""
+    import torch.distributed as dist
+    if launcher == 'none' or dist.is_initialized():
+        return
+    if launcher == 'slurm':
+        _slurm_env()
+    elif launcher != 'pytorch':
+        raise ValueError(f"--launcher {launcher!r} is not supported without CUDA; "
+                         "use 'none', 'pytorch' or 'slurm'")
+    dist.init_process_group(backend='gloo')
+
+
+def _patch_runner_for_cpu() -> None:
+    from mmengine.logging import print_log
+    from mmengine.runner import Runner
+    original = Runner.from_cfg.__func__
+    if getattr(original, '_mmfreq_cpu', False):
+        return
+
+    def from_cfg(cls, cfg):
+        cfg = copy.deepcopy(cfg)
+        changes = adapt_config_for_cpu(cfg)
+        if changes:
+            print_log('mmfreq: no CUDA, running on CPU: ' + '; '.join(changes), logger='current')
+        return original(cls, cfg)
+
+    from_cfg._mmfreq_cpu = True
+    Runner.from_cfg = classmethod(from_cfg)
+
+
+def _launcher_from_argv(argv) -> str:
+    for i, arg in enumerate(argv):
+        if arg == '--launcher' and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith('--launcher='):
+            return arg.split('=', 1)[1]
+    return 'none'
+
+
+def run_stock_tool(tool: str, argv: list) -> None:
+    """Run the stock ``tool`` ('train' or 'test') of the config's codebase with ``argv``."""
+    import torch
+
+    import mmfreq  # noqa: F401  (compat fixes and registrations before the stock imports)
+    if not argv or argv[0].startswith('-'):
+        raise SystemExit(f'usage: tools/{tool}.py CONFIG ' + ('' if tool == 'train' else 'CHECKPOINT ')
+                         + '[options of the stock tools/{tool}.py of the config\'s codebase]')
+    script = stock_script(config_scope(argv[0]), tool)
+    if not torch.cuda.is_available():
+        init_cpu_distributed(_launcher_from_argv(argv))
+        _patch_runner_for_cpu()
+    sys.argv = [str(script), *argv]
+    runpy.run_path(str(script), run_name='__main__')

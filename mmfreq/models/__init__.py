@@ -1,0 +1,1 @@
+"""OpenMMLab registrations of mmfreq's layers, backbones and necks."""

@@ -1,0 +1,110 @@
+"""Helpers for tests that run the stock tools (``tools/train.py`` / ``tools/test.py``) in a
+subprocess on demo data, as a user would."""
+import math
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / 'configs'
+
+# dataset folder written by mmfreq.demo_data for each codebase
+DEMO_ROOTS = dict(mmseg='ade20k/ADEChallengeData2016/', mmdet='coco/', mmrotate='dota/')
+METRIC_PATTERNS = dict(
+    mmseg=r'mIoU: ([-\d.]+)',
+    mmdet=r'coco/bbox_mAP: ([-\d.]+)',
+    mmrotate=r'dota/mAP: ([-\d.]+)')
+
+
+def data_options(codebase: str, demo_root) -> list:
+    """``--cfg-options`` entries pointing a demo config at demo data under ``demo_root``."""
+    root = f'{demo_root}/{DEMO_ROOTS[codebase]}'
+    options = [f'{loader}.dataset.data_root={root}'
+               for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    if codebase == 'mmdet':
+        ann_file = f'{root}annotations/instances_val2017.json'
+        options += [f'val_evaluator.ann_file={ann_file}', f'test_evaluator.ann_file={ann_file}']
+    return options
+
+
+def run(args, timeout=900, env=None) -> str:
+    """Run a command from the repository root; fail the test with its output if it fails."""
+    full_env = dict(os.environ, PYTHONUNBUFFERED='1', **(env or {}))
+    proc = subprocess.run(args, cwd=REPO, env=full_env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    assert proc.returncode == 0, f'{" ".join(map(str, args))} failed:\n{proc.stdout[-8000:]}'
+    return proc.stdout
+
+
+def train(config, work_dir, options=(), extra=()) -> str:
+    return run([sys.executable, 'tools/train.py', str(config), '--work-dir', str(work_dir), *extra,
+                '--cfg-options', *options])
+
+
+def test(config, checkpoint, work_dir, options=()) -> str:
+    return run([sys.executable, 'tools/test.py', str(config), str(checkpoint), '--work-dir',
+                str(work_dir), '--cfg-options', *options])
+
+
+def short_schedule(iters: int) -> list:
+    """Train ``iters`` iterations, checkpoint every iteration, no validation during training."""
+    return [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters + 1000}',
+            'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=1']
+
+
+def train_losses(log: str) -> list:
+    return [float(v) for v in re.findall(r'Iter\(train\).*?\bloss: ([-\w.]+)', log)]
+
+
+def assert_finite_losses(log: str, iters: int) -> None:
+    losses = train_losses(log)
+    assert len(losses) == iters, f'expected {iters} logged losses, got {losses}'
+    assert all(math.isfinite(v) for v in losses), losses
+
+
+def metric(codebase: str, log: str) -> float:
+    found = re.findall(METRIC_PATTERNS[codebase], log)
+    assert found, f'no {METRIC_PATTERNS[codebase]} in the test log:\n{log[-4000:]}'
+    return float(found[-1])
+
+
+def load_checkpoint(path) -> dict:
+    """Load a checkpoint as the stock tools do (torch's default ``weights_only=True`` load)."""
+    import mmfreq  # noqa: F401  (allow-lists the types our checkpoints contain)
+    return torch.load(path, map_location='cpu')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def train_resume_test(codebase, config, demo_root, work_dir, iters=2) -> float:
+    """Train ``iters`` iterations, resume for one more, evaluate; returns the metric.
+
+    Checks: losses are finite, checkpoints are written and load with ``weights_only=True``,
+    resuming restores the iteration count and the optimizer state (AdamW's per-parameter
+    ``step`` continues from ``iters`` instead of restarting at 1).
+    """
+    data = data_options(codebase, demo_root)
+    log = train(config, work_dir, data + short_schedule(iters))
+    assert_finite_losses(log, iters)
+    first = load_checkpoint(Path(work_dir) / f'iter_{iters}.pth')
+    assert first['meta']['iter'] == iters
+
+    log = train(config, work_dir, data + short_schedule(iters + 1), extra=['--resume'])
+    assert f'resumed epoch: 0, iter: {iters}' in log
+    assert_finite_losses(log, 1)
+    resumed = load_checkpoint(Path(work_dir) / f'iter_{iters + 1}.pth')
+    assert resumed['meta']['iter'] == iters + 1
+    steps = {float(s['step']) for s in resumed['optimizer']['state'].values()}
+    assert steps == {float(iters + 1)}, steps
+
+    log = test(config, Path(work_dir) / f'iter_{iters + 1}.pth', work_dir, data)
+    return metric(codebase, log)

@@ -1,0 +1,11 @@
+#!/usr/bin/env python
+"""Stock test script of the config's codebase (mmseg / mmdet / mmrotate, by `default_scope`).
+
+    python tools/test.py CONFIG CHECKPOINT [any option of the stock tools/test.py]
+"""
+import sys
+
+from mmfreq.launch import run_stock_tool
+
+if __name__ == '__main__':
+    run_stock_tool('test', sys.argv[1:])
