@@ -1,0 +1,94 @@
+"""Compatibility fixes (mmfreq.compat) and the CPU adaptation of stock runs (mmfreq.launch)."""
+import io
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import HistoryBuffer
+
+import mmfreq  # noqa: F401  (applies the fixes)
+from mmfreq import compat, launch
+from mmrun import CONFIGS
+
+
+def _buffer():
+    buffer = HistoryBuffer()
+    for value in (1.0, 2.0, 4.0):
+        buffer.update(value)
+    return buffer
+
+
+def _save(obj) -> io.BytesIO:
+    stream = io.BytesIO()
+    torch.save(obj, stream)
+    stream.seek(0)
+    return stream
+
+
+def test_collections_aliases_for_mmrotate():
+    import collections
+    assert collections.Sequence is __import__('collections.abc').abc.Sequence
+    import mmrotate  # noqa: F401  (does `from collections import Sequence`)
+
+
+def test_history_buffer_state_has_no_function_references():
+    assert b'getattr' not in pickle.dumps(_buffer())
+
+
+def test_our_checkpoints_load_with_weights_only():
+    checkpoint = dict(message_hub=dict(log_scalars={'train/loss': _buffer()}),
+                      meta=dict(seed=np.int64(3), scale=np.float32(0.5), arr=np.arange(3)),
+                      state_dict={'w': torch.ones(2)})
+    loaded = torch.load(_save(checkpoint), weights_only=True)
+    restored = loaded['message_hub']['log_scalars']['train/loss']
+    assert restored.mean() == pytest.approx(7 / 3)
+    assert restored.max() == 4.0  # statistics methods are back after loading
+    assert loaded['meta']['arr'].tolist() == [0, 1, 2]
+
+
+def test_getattr_stays_forbidden_unless_opted_in(monkeypatch):
+    payload = _save({'call': getattr})  # what a stock mmengine HistoryBuffer pickles
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(payload)
+    payload.seek(0)
+    monkeypatch.setenv(compat.TRUST_ENV, '1')
+    assert torch.load(payload)['call'] is getattr
+
+
+def _demo_config():
+    return Config.fromfile(str(CONFIGS / 'demo' / 'upernet_r50-tiny_40it_demo-ade20k-64x64.py'))
+
+
+def test_cpu_adaptation_of_a_single_process_config():
+    cfg = _demo_config()
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
+    changes = launch.adapt_config_for_cpu(cfg)
+    assert changes == ['SyncBN -> BN', 'AMP -> fp32 (AMP needs CUDA)']
+    assert 'SyncBN' not in cfg.pretty_text
+    assert cfg.model.backbone.norm_cfg.type == 'BN'
+    assert cfg.optim_wrapper.type == 'OptimWrapper' and 'loss_scale' not in cfg.optim_wrapper
+    assert 'model_wrapper_cfg' not in cfg
+
+
+def test_cpu_adaptation_of_a_distributed_config():
+    cfg = _demo_config()
+    cfg.launcher = 'pytorch'
+    cfg.model_wrapper_cfg = dict(find_unused_parameters=True)
+    launch.adapt_config_for_cpu(cfg)
+    assert cfg.model_wrapper_cfg == dict(type='MMDistributedDataParallel', device_ids=None,
+                                         broadcast_buffers=False, find_unused_parameters=True)
+
+
+def test_stock_script_lookup():
+    for scope in launch.SCOPES:
+        assert launch.stock_script(scope, 'train').name == 'train.py'
+    with pytest.raises(ValueError, match="default_scope must be one of"):
+        launch.stock_script('mmpretrain', 'train')
+
+
+def test_unsupported_cpu_launcher_is_named():
+    with pytest.raises(ValueError, match="--launcher 'mpi'"):
+        launch.init_cpu_distributed('mpi')
