@@ -52,7 +52,8 @@ def test(config, checkpoint, work_dir, options=()) -> str:
 
 
 def short_schedule(iters: int) -> list:
-    """Train ``iters`` iterations, checkpoint every iteration, no validation during training."""
+    """Train ``iters`` iterations and checkpoint every iteration; mmengine still validates once
+    after the last iteration (``val_dataloader=None val_cfg=None val_evaluator=None`` skips it)."""
     return [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters + 1000}',
             'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=1']
 
