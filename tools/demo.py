@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = 'configs/demo/upernet_r50-tiny_40it_demo-ade20k-64x64.py'
+DEFAULT_CONFIG = 'configs/demo/upernet_r50-fdconv-tiny_40it_demo-ade20k-64x64.py'
 METRICS = (r'mIoU: ([-\d.]+)', r'coco/bbox_mAP: ([-\d.]+)', r'dota/mAP: ([-\d.]+)')
 
 

@@ -36,7 +36,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 py=$venv/bin/python
 pip() { "$py" -m pip "$@"; }
-pip install -q "setuptools==$SETUPTOOLS" wheel packaging ninja
+pip install -q "setuptools==$SETUPTOOLS" wheel packaging ninja numpy
 
 if ! "$py" -c 'import torch' 2>/dev/null; then
   log "installing torch==$TORCH_DEFAULT"
