@@ -40,6 +40,7 @@ from mmdet.registry import MODELS
 from ..layers import FDLinear
 from ..layers.fourier_disjoint import conv_weight_to_dft_weight
 from .checkpoint_conversion import extract_state_dict, strip_prefix
+from .pretrained import load_state_dict_with_report
 
 __all__ = ['ConvNeXt', 'ConvNeXtBlock', 'LayerNorm2d', 'CONVNEXT_ARCHS']
 
@@ -247,16 +248,7 @@ class ConvNeXt(BaseModule):
                 f'{len(dense_for_fd) - 1} more) but this ConvNeXt uses FDLinear (fdlinear_cfg): '
                 'convert it first with tools/convert_to_fdconv.py --model-type convnext')
         state_dict = OrderedDict((k, v) for k, v in state_dict.items() if k not in CLASSIFIER_KEYS)
-        result = self.load_state_dict(state_dict, strict=False)
-        report = dict(missing=list(result.missing_keys), unexpected=list(result.unexpected_keys))
-        if logger is not None:
-            if report['unexpected']:
-                logger.warning(f'ConvNeXt: unexpected keys in the checkpoint: '
-                               f'{report["unexpected"]}')
-            if report['missing']:
-                logger.warning(f'ConvNeXt: keys not in the checkpoint (keep their init): '
-                               f'{report["missing"]}')
-        return report
+        return load_state_dict_with_report(self, state_dict, 'ConvNeXt', logger)
 
     # ------------------------------------------------------------------ train / forward
     def _freeze_stages(self) -> None:

@@ -42,6 +42,7 @@ from torch import nn
 
 from ..layers import FDAMBlock
 from .checkpoint_conversion import extract_state_dict, strip_prefix
+from .pretrained import load_state_dict_with_report
 from .vit_fdam import check_fdam_options
 
 __all__ = ['DeiT3FDAM', 'DeiT3FDAMNeck', 'build_release_fpn', 'resize_pos_embed']
@@ -217,16 +218,7 @@ class DeiT3FDAM(BaseModule):
             if side * side != tokens:  # a class-token slot in front
                 pos, side = pos[:, 1:], math.isqrt(tokens - 1)
             state_dict['pos_embed'] = resize_pos_embed(pos, (side, side), self.pos_grid)
-        result = self.load_state_dict(state_dict, strict=False)
-        report = dict(missing=list(result.missing_keys), unexpected=list(result.unexpected_keys))
-        if logger is not None:
-            if report['unexpected']:
-                logger.warning(f'DeiT3FDAM: unexpected keys in the checkpoint: '
-                               f'{report["unexpected"]}')
-            if report['missing']:
-                logger.warning(f'DeiT3FDAM: keys not in the checkpoint (keep their init): '
-                               f'{report["missing"]}')
-        return report
+        return load_state_dict_with_report(self, state_dict, 'DeiT3FDAM', logger)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         x, hw_shape = self.patch_embed(x)
