@@ -1,5 +1,5 @@
-"""Helpers for tests that run the stock tools (``tools/train.py`` / ``tools/test.py``) in a
-subprocess on demo data, as a user would."""
+"""Helpers shared by the tests: running the stock tools (``tools/train.py`` / ``tools/test.py``)
+in a subprocess on demo data, as a user would, and counting parameters."""
 import math
 import os
 import re
@@ -78,6 +78,10 @@ def load_checkpoint(path) -> dict:
     """Load a checkpoint as the stock tools do (torch's default ``weights_only=True`` load)."""
     import mmfreq  # noqa: F401  (allow-lists the types our checkpoints contain)
     return torch.load(path, map_location='cpu')
+
+
+def num_params(module) -> int:
+    return sum(p.numel() for p in module.parameters())
 
 
 def free_port() -> int:

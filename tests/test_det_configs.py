@@ -12,8 +12,8 @@ from collections import OrderedDict
 import pytest
 import torch
 import mmrun
-from mmrun import (CONFIGS, REPO, assert_finite_losses, data_options, metric, short_schedule,
-                   train)
+from mmrun import (CONFIGS, REPO, assert_finite_losses, data_options, metric, num_params,
+                   short_schedule, train)
 
 import mmfreq  # noqa: F401  (registrations)
 from mmengine.config import Config
@@ -63,10 +63,6 @@ def build(config):
         init_default_scope('mmdet')
         _BUILT[key] = (cfg, MODELS.build(cfg.model))
     return _BUILT[key]
-
-
-def num_params(module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def dynamic_layers(model, kind):

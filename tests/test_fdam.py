@@ -11,6 +11,7 @@ from mmfreq.layers.attinv_attention import (attention_high_pass, attinv_num_para
                                             high_frequency_gate, invert_attention)
 from mmfreq.layers.fdam_block import fdam_num_params
 from mmfreq.layers.freq_scale import freq_scale_num_params
+from mmrun import num_params
 
 MODES = ('static', 'dynamic', 'group')
 
@@ -352,30 +353,26 @@ def test_block_with_freq_scale_at_init_is_nearly_the_plain_block():
 # --------------------------------------------------------------------------------------------
 # Parameter counts (supplementary Table 1; DeiT-S: dim 384, 6 heads, 12 blocks, 24 FreqScales)
 
-def _numel(module):
-    return sum(p.numel() for p in module.parameters())
-
-
 @pytest.mark.parametrize('dim,mode,n,g,size', [
     (384, 'static', 4, 16, 14), (384, 'dynamic', 4, 16, 14), (384, 'group', 4, 16, 14),
     (64, 'group', 8, 32, 10), (48, 'dynamic', 2, 1, 7), (32, 'group', 16, 4, 14)])
 def test_freq_scale_param_formula_matches_module(dim, mode, n, g, size):
     module = FreqScale(dim, mode=mode, num_filters=n, groups=g, size=size)
-    assert freq_scale_num_params(dim, mode, n, g, size) == _numel(module)
+    assert freq_scale_num_params(dim, mode, n, g, size) == num_params(module)
 
 
 @pytest.mark.parametrize('lf,hf,bias', [(True, True, True), (True, False, False),
                                         (False, True, True), (False, False, False)])
 def test_attinv_param_formula_matches_module(lf, hf, bias):
     module = AttInvAttention(384, 6, qkv_bias=bias, lf_dy_weight=lf, hf_dy_weight=hf)
-    assert attinv_num_params(384, 6, bias, lf, hf) == _numel(module)
+    assert attinv_num_params(384, 6, bias, lf, hf) == num_params(module)
 
 
 @pytest.mark.parametrize('freq_scale', [None, dict(mode='static'), dict(mode='group', groups=8)])
 def test_fdam_param_formula_matches_blocks(freq_scale):
     plain = FDAMBlock(64, 4, attn_inv=False)
     fdam = FDAMBlock(64, 4, attn_inv=True, freq_scale=freq_scale)
-    assert fdam_num_params(64, 1, 4, True, freq_scale) == _numel(fdam) - _numel(plain)
+    assert fdam_num_params(64, 1, 4, True, freq_scale) == num_params(fdam) - num_params(plain)
 
 
 @pytest.mark.parametrize('freq_scale,table_delta_m', [

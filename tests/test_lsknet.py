@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import mmrun
-from mmrun import CONFIGS, REPO, data_options, train_resume_test
+from mmrun import CONFIGS, REPO, data_options, num_params, train_resume_test
 
 import mmfreq  # noqa: F401  (compat fixes before mmrotate; registers LSKNet)
 from mmfreq.layers import FreqScale
@@ -33,10 +33,6 @@ IMAGENET_HEAD = 512 * 1000 + 1000
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
-
-
-def num_params(module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def published_shapes(embed_dims, depths, mlp_ratios, in_channels=3) -> dict:

@@ -14,6 +14,7 @@ from mmfreq.layers.kernel_spatial_modulation import local_conv_kernel_size
 from mmfreq.models.resnet_fdconv import ResNetFDConv, ResNetV1cFDConv, SegResNetFDConv
 from mmdet.registry import MODELS as MMDET_MODELS
 from mmseg.registry import MODELS as MMSEG_MODELS
+from mmrun import num_params
 
 PAPER_DELTA = 3.6e6  # FDConv paper, Table 1: ResNet-50 + FDConv, +3.6M parameters
 SMALL = dict(depth=50, base_channels=20, conv_cfg=dict(type='FDConv', kernel_num=8))
@@ -22,10 +23,6 @@ SMALL = dict(depth=50, base_channels=20, conv_cfg=dict(type='FDConv', kernel_num
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
-
-
-def num_params(module):
-    return sum(p.numel() for p in module.parameters())
 
 
 def fdconv_extra_params(in_ch, out_ch, k, kernel_num):

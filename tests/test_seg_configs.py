@@ -10,8 +10,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 import mmrun
-from mmrun import (CONFIGS, assert_finite_losses, data_options, metric, short_schedule,
-                   train_resume_test)
+from mmrun import (CONFIGS, assert_finite_losses, data_options, metric, num_params,
+                   short_schedule, train_resume_test)
 
 import mmfreq  # noqa: F401  (registers the models)
 from mmfreq.layers.fdam_block import fdam_num_params
@@ -64,8 +64,7 @@ SEG_CONFIGS = {
 def _param_count(name: str) -> int:
     init_default_scope('mmseg')
     from mmseg.registry import MODELS
-    model = MODELS.build(Config.fromfile(CONFIGS / name).model)
-    return sum(p.numel() for p in model.parameters())
+    return num_params(MODELS.build(Config.fromfile(CONFIGS / name).model))
 
 
 @pytest.mark.parametrize('name', list(SEG_CONFIGS))
