@@ -17,14 +17,22 @@ which with ``--threads 1`` does not count time spent waiting for a core shared w
 
 Target (issue 3): forward+backward within 3x of the plain conv at c256@14², batch 8, on CPU.
 
+``--parts`` prints, instead, the forward+backward time of single steps, each as a multiple of the
+plain conv: two that any implementation of FDConv's math has to take, the per-sample conv (one
+grouped conv over the batch, one standard-layout weight per sample) and the per-sample inverse
+``rfft2`` of the FDW spectrum with its adjoint (an ``rfft2``), plus this package's FBM. Their sum is
+a floor under the FDConv/conv ratio before any of the elementwise work on the per-sample weights
+(kernel attention, KSM maps, their gradients) is counted.
+
 Usage: python benchmarks/bench_fdconv.py [--device cpu|cuda|all] [--repeats N] [--shapes 256@14 ...]
-       [--batches 2 8] [--threads N]
+       [--batches 2 8] [--threads N] [--parts]
 """
 import argparse
 import statistics
 import time
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from mmfreq.layers import FDConv
@@ -120,6 +128,48 @@ def run(device: torch.device, shapes, batches, repeats: int, kernel_num: int, st
     return rows
 
 
+def measure_parts(device: torch.device, channels: int, size: int, batch: int, repeats: int,
+                  kernel_num: int, stat: str, clock: str) -> dict:
+    """fwd+bwd seconds of the plain conv, FDConv, and the unavoidable steps of FDConv."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(channels, channels, 3, padding=1).to(device)
+    fdconv = FDConv(channels, channels, 3, padding=1, kernel_num=kernel_num).to(device).train()
+    x = torch.randn(batch, channels, size, size, device=device, requires_grad=True)
+    # one weight per sample in the standard layout, the grouped conv's fastest
+    weight = torch.randn(batch * channels, channels, 3, 3, device=device, requires_grad=True)
+    d = channels * 3
+    spectrum = torch.randn(batch, d, d // 2 + 1, dtype=torch.complex64, device=device,
+                           requires_grad=True)
+
+    def timed(step):
+        return step_time(step, device, repeats, stat, clock)
+
+    return {
+        'conv': timed(lambda: conv(x).sum().backward()),
+        'FDConv': timed(lambda: fdconv(x).sum().backward()),
+        'per-sample conv': timed(lambda: F.conv2d(
+            x.reshape(1, -1, size, size), weight, padding=1, groups=batch).sum().backward()),
+        'per-sample irfft2 + adjoint': timed(
+            lambda: torch.fft.irfft2(spectrum, s=(d, d)).sum().backward()),
+        'FBM': timed(lambda: fdconv.FBM(x).sum().backward()),
+    }
+
+
+def format_parts(rows) -> str:
+    lines = ['| device | shape | batch | conv ms | FDConv ms (ratio) | per-sample conv '
+             '| per-sample irfft2 + adjoint | FBM | floor (sum) |',
+             '|---|---|---|---|---|---|---|---|---|']
+    for device, shape, batch, parts in rows:
+        base = parts['conv']
+        floor_parts = ('per-sample conv', 'per-sample irfft2 + adjoint', 'FBM')
+        cells = [f'{parts[name] * 1e3:.1f} ms ({parts[name] / base:.2f}x)' for name in floor_parts]
+        floor = sum(parts[name] for name in floor_parts) / base
+        lines.append(f'| {device} | {shape} | {batch} | {base * 1e3:.1f} '
+                     f'| {parts["FDConv"] * 1e3:.1f} ({parts["FDConv"] / base:.2f}x) '
+                     f'| {" | ".join(cells)} | {floor:.2f}x |')
+    return '\n'.join(lines)
+
+
 def format_table(rows) -> str:
     memory_name = {'cpu': 'saved for bwd', 'cuda': 'peak alloc'}
     lines = ['| device | shape | batch | conv fwd ms | FDConv fwd ms | fwd ratio '
@@ -158,6 +208,8 @@ def main(argv=None) -> None:
     parser.add_argument('--clock', default='wall', choices=tuple(CLOCKS),
                         help='cpu: process CPU time (all threads summed; with --threads 1 it '
                         'ignores time the process waits for a shared core)')
+    parser.add_argument('--parts', action='store_true',
+                        help='time the unavoidable steps of FDConv instead (module docstring)')
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -168,13 +220,19 @@ def main(argv=None) -> None:
         devices.append(torch.device('cuda'))
     rows = []
     for device in devices:
-        rows += run(device, args.shapes, args.batches, args.repeats, args.kernel_num, args.stat,
-                    args.clock)
+        if args.parts:
+            rows += [(device.type, f'c{channels}@{size}²', batch,
+                      measure_parts(device, channels, size, batch, args.repeats, args.kernel_num,
+                                    args.stat, args.clock))
+                     for channels, size in args.shapes for batch in args.batches]
+        else:
+            rows += run(device, args.shapes, args.batches, args.repeats, args.kernel_num,
+                        args.stat, args.clock)
     print(f'torch {torch.__version__}, CPU threads {torch.get_num_threads()}, {args.clock} clock, '
           f'{args.stat} of {args.repeats} repeats, FDConv kernel_num={args.kernel_num}')
     if torch.cuda.is_available() and any(d.type == 'cuda' for d in devices):
         print(f'CUDA device: {torch.cuda.get_device_name()}')
-    print(format_table(rows))
+    print(format_parts(rows) if args.parts else format_table(rows))
 
 
 if __name__ == '__main__':

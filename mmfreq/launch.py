@@ -132,8 +132,14 @@ def run_stock_tool(tool: str, argv: list) -> None:
         raise SystemExit(f'usage: tools/{tool}.py CONFIG ' + ('' if tool == 'train' else 'CHECKPOINT ')
                          + '[options of the stock tools/{tool}.py of the config\'s codebase]')
     script = stock_script(config_scope(argv[0]), tool)
-    if not torch.cuda.is_available():
+    on_cpu = not torch.cuda.is_available()
+    if on_cpu:
         init_cpu_distributed(_launcher_from_argv(argv))
         _patch_runner_for_cpu()
     sys.argv = [str(script), *argv]
     runpy.run_path(str(script), run_name='__main__')
+    if on_cpu and torch.distributed.is_initialized():
+        # Tear gloo down with every rank done; left to the interpreter's exit, a rank can abort
+        # ("terminate called without an active exception") while another still uses the group.
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()

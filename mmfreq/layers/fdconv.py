@@ -67,8 +67,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .fourier_disjoint import (conv_weight_to_dft_weight, disjoint_group_sizes, fft_dtype,
-                               frequency_order, matrix_to_conv_weight, num_rfft2_coefficients)
+from .fourier_disjoint import (conv_weight_to_dft_weight, fft_dtype, fourier_disjoint_groups,
+                               matrix_to_conv_weight, num_rfft2_coefficients)
 from .frequency_band_modulation import (FBM_DEFAULTS, FrequencyBandModulation,
                                         check_fbm_options)
 from .kernel_spatial_modulation import (KSM_GLOBAL_ACTS, KSM_LOCAL_ACTS,
@@ -215,86 +215,66 @@ def fdw_scale(in_channels: int, out_channels: int, kernel_num: int, param_ratio:
     return min(in_channels, out_channels) // 2 * kernel_num * param_ratio / param_reduction
 
 
-def _segment_sums(values: torch.Tensor, sizes: Sequence[int]) -> torch.Tensor:
-    """Sums of consecutive runs along the last dim; ``sizes`` = q+1 repeated r times, then q."""
-    big, small = sizes[0], sizes[-1]
-    num_big = sum(1 for size in sizes if size == big) if big != small else len(sizes)
-    head = values[..., :num_big * big].unflatten(-1, (num_big, big)).sum(-1)
-    if num_big == len(sizes):
-        return head
-    tail = values[..., num_big * big:].unflatten(-1, (len(sizes) - num_big, small)).sum(-1)
-    return torch.cat([head, tail], dim=-1)
-
-
 class _GroupScaledSpectrum(torch.autograd.Function):
-    """``spectrum[b, n] = sum_p dft_weight[p, n] * scale[b, p, group_index[n]]`` on the real/imag
-    pairs ``(B, d1, c, 2)``.
+    """``spectrum[b, n] = sum_p S[p, n] * scale[b, p, group_index[n]]``, complex ``(B, d1, c)``,
+    with ``S`` the complex view of ``dft_weight`` ``(P, d1, c, 2)``.
 
-    Forward: one gather of ``scale`` to every (real, imag) entry and one contiguous multiply.
-    Backward: the gradient of ``scale`` sums each group, which is a run of consecutive positions in
-    frequency order (``order``), so it is one gather plus reshaped sums instead of a scatter-add.
+    Forward: one gather of the (complex-cast) ``scale`` to every coefficient and one complex
+    multiply. Backward: ``grad S = sum_b scale[b, group] * grad_b`` and, per group, the sum of
+    ``Re(grad * conj(S))`` (one scatter-add); nothing per sample is saved.
     """
 
     @staticmethod
-    def forward(ctx, dft_weight, scale, group_index, order, sizes):
+    def forward(ctx, dft_weight, scale, group_index):
         num_ratio, d1, cols, _ = dft_weight.shape
-        per_entry = _per_entry(scale, group_index)  # (B, P, 2N)
-        dft = dft_weight.reshape(num_ratio, -1)
+        spectrum = torch.view_as_complex(dft_weight).reshape(num_ratio, -1)
+        per_entry = _per_entry(scale, group_index, spectrum.dtype)  # (B, P, N)
         if num_ratio == 1:
-            spectrum = per_entry[:, 0] * dft[0]
+            scaled = per_entry[:, 0] * spectrum[0]
         else:
-            spectrum = (per_entry * dft).sum(1)
-        ctx.save_for_backward(dft_weight, scale, group_index, order)
-        ctx.sizes = sizes
-        return spectrum.view(-1, d1, cols, 2)
+            scaled = (per_entry * spectrum).sum(1)
+        ctx.save_for_backward(dft_weight, scale, group_index)
+        return scaled.view(-1, d1, cols)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        dft_weight, scale, group_index, order = ctx.saved_tensors
-        num_ratio = dft_weight.shape[0]
-        batch, num_coefficients = scale.shape[0], group_index.numel()
-        grad = grad.reshape(batch, 1, 2 * num_coefficients)
-        dft = dft_weight.reshape(num_ratio, -1)
+        dft_weight, scale, group_index = ctx.saved_tensors
+        batch, num_ratio, num_groups = scale.shape
+        spectrum = torch.view_as_complex(dft_weight).reshape(num_ratio, -1)
+        grad = grad.reshape(batch, 1, -1)
         grad_dft = grad_scale = None
         if ctx.needs_input_grad[0]:
-            grad_dft = (grad * _per_entry(scale, group_index)).sum(0).view_as(dft_weight)
+            grad_spectrum = (grad * _per_entry(scale, group_index, grad.dtype)).sum(0)
+            grad_dft = torch.view_as_real(grad_spectrum).view_as(dft_weight)
         if ctx.needs_input_grad[1]:
-            # <grad, dft> of every coefficient: (B, P, N)
-            inner = (grad * dft).view(batch, num_ratio, num_coefficients, 2).sum(-1)
-            in_order = torch.gather(inner, 2, order.long().expand(batch, num_ratio, -1))
-            grad_scale = _segment_sums(in_order, ctx.sizes)
-        return grad_dft, grad_scale, None, None, None
+            inner = (grad * spectrum.conj()).real  # (B, P, N)
+            grad_scale = scale.new_zeros(batch, num_ratio, num_groups).scatter_add_(
+                2, group_index.expand_as(inner), inner)
+        return grad_dft, grad_scale, None
 
 
-def _per_entry(scale: torch.Tensor, group_index: torch.Tensor) -> torch.Tensor:
-    """``scale[b, p, group_index[n]]`` for the real and the imaginary entry of every coefficient:
-    ``(B, P, 2N)`` (one gather along the last dim)."""
-    batch, num_ratio, _ = scale.shape
-    index = group_index.long().unsqueeze(-1).expand(-1, 2).reshape(1, 1, -1)
-    return torch.gather(scale, 2, index.expand(batch, num_ratio, -1))
+def _per_entry(scale: torch.Tensor, group_index: torch.Tensor, dtype: torch.dtype):
+    """``scale[b, p, group_index[n]]`` for every coefficient, ``(B, P, N)`` in ``dtype`` (the
+    complex dtype of the spectrum: the multiply that follows is then complex by complex)."""
+    return torch.gather(scale.to(dtype), 2, group_index.expand(*scale.shape[:2], -1))
 
 
 def fdw_spectrum(dft_weight: torch.Tensor, scale: Optional[torch.Tensor],
-                 group_index: torch.Tensor, order: torch.Tensor,
-                 group_sizes: Sequence[int]) -> torch.Tensor:
+                 group_index: torch.Tensor) -> torch.Tensor:
     """Per-sample FDW spectrum, complex ``(B, d1, c)`` (``(1, d1, c)`` without kernel attention).
 
     Args:
         dft_weight: ``(P, d1, c, 2)`` real/imag parameters (``P = param_ratio``).
         scale: ``(B, P, K)`` kernel attention times the FDW scale, or ``None`` (the scale 1).
-        group_index: ``(d1 * c,)`` int group of every coefficient (row-major).
-        order: ``(d1 * c,)`` int coefficient indices in frequency order (groups are its runs).
-        group_sizes: the K run lengths.
+        group_index: ``(d1 * c,)`` int64 group of every coefficient (row-major).
 
     Sample b's spectrum is ``sum_p dft_weight[p] * scale[b, p, group_index]``.
     """
     dft_weight = dft_weight.to(fft_dtype(dft_weight.dtype))
     if scale is None:
         return torch.view_as_complex(dft_weight.sum(0, keepdim=True))
-    spectrum = _GroupScaledSpectrum.apply(dft_weight, scale.to(dft_weight.dtype), group_index,
-                                          order, tuple(group_sizes))
-    return torch.view_as_complex(spectrum)
+    return _GroupScaledSpectrum.apply(dft_weight, scale.to(dft_weight.dtype), group_index)
 
 
 def per_sample_conv2d(x: torch.Tensor, weight: torch.Tensor, stride: Tuple[int, int],
@@ -351,16 +331,9 @@ class _FrequencyDynamicMixin:
             dft_weight = conv_weight_to_dft_weight(init_weight.detach(), options.param_ratio)
             del self.weight
             self.dft_weight = nn.Parameter(dft_weight.to(**factory))
-            order = frequency_order(d1, d2)
-            self.fdw_group_sizes = tuple(disjoint_group_sizes(coefficients, options.kernel_num))
-            groups = torch.empty(coefficients, dtype=torch.int32)
-            groups[order] = torch.repeat_interleave(
-                torch.arange(options.kernel_num, dtype=torch.int32),
-                torch.tensor(self.fdw_group_sizes))
-            # derived constants, not part of the state dict (int32: index_select takes them)
+            groups = fourier_disjoint_groups(d1, d2, options.kernel_num).flatten()
+            # a derived constant, not part of the state dict (int64: gather/scatter index)
             self.register_buffer('fdw_group_index', groups.to(init_weight.device),
-                                 persistent=False)
-            self.register_buffer('fdw_order', order.to(torch.int32).to(init_weight.device),
                                  persistent=False)
             num_kernels = options.kernel_num * options.param_ratio
             self.fdw_alpha = fdw_scale(in_channels, out_channels, options.kernel_num,
@@ -412,8 +385,7 @@ class _FrequencyDynamicMixin:
         if kernel_attention is not None:
             scale = kernel_attention.reshape(-1, self.param_ratio, self.kernel_num) * alpha
         with torch.autocast(device_type=self.dft_weight.device.type, enabled=False):
-            spectrum = fdw_spectrum(self.dft_weight, scale, self.fdw_group_index, self.fdw_order,
-                                    self.fdw_group_sizes)
+            spectrum = fdw_spectrum(self.dft_weight, scale, self.fdw_group_index)
             if scale is None:
                 spectrum = spectrum * alpha
             return torch.fft.irfft2(spectrum, s=(d1, d2), norm='forward')

@@ -1,0 +1,48 @@
+"""The benchmark scripts run end to end and print complete tables (tiny sizes; no timing checks)."""
+import math
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(script, *args):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', script), *args],
+                            capture_output=True, text=True, check=True, timeout=600)
+    return result.stdout
+
+
+def _measured_rows(text, first_cell):
+    """Table rows whose first cell starts with ``first_cell``, as lists of cells."""
+    return [[cell.strip() for cell in line.strip().strip('|').split('|')]
+            for line in text.splitlines() if line.startswith(f'| {first_cell}')]
+
+
+def _positive_numbers(cells):
+    numbers = [float(n) for cell in cells for n in re.findall(r'\d+\.\d+', cell)]
+    return numbers and all(math.isfinite(n) and n > 0 for n in numbers)
+
+
+@pytest.mark.parametrize('parts', [False, True])
+def test_bench_fdconv_prints_a_row_per_shape_and_batch(parts):
+    out = _run('bench_fdconv.py', '--device', 'cpu', '--shapes', '32@6', '24@4',
+               '--batches', '1', '2', '--repeats', '1', '--threads', '1',
+               *(['--parts'] if parts else []))
+    rows = _measured_rows(out, 'cpu')
+    assert [(row[1], row[2]) for row in rows] == [
+        ('c32@6²', '1'), ('c32@6²', '2'), ('c24@4²', '1'), ('c24@4²', '2')]
+    for row in rows:
+        timings = row[3:] if parts else row[3:9]
+        assert _positive_numbers(timings), row
+
+
+def test_bench_fdam_prints_both_statistics():
+    out = _run('bench_fdam.py', '--devices', 'cpu', '--sizes', '32x64', '--repeats', '1',
+               '--warmup', '0', '--threads', '1')
+    rows = _measured_rows(out, 'CPU')
+    assert [row[3] for row in rows] == ['median', 'min']
+    assert all(_positive_numbers(row[4:]) for row in rows)
