@@ -385,6 +385,34 @@ def test_grouped_spectrum_gradcheck():
             lambda d, s: _GroupScaledSpectrum.apply(d, s, groups), (dft, scale))
 
 
+@pytest.mark.parametrize('act', ['sigmoid', 'tanh'])
+@pytest.mark.parametrize('shared_base', [False, True])
+def test_locally_modulated_weight_gradcheck(act, shared_base):
+    """The fused local-map node against its formula, and its hand-written backward by gradcheck;
+    ``base`` as the transposed matrix view FDW gives it, or one dense weight shared by the batch."""
+    from mmfreq.layers.fdconv import _LocallyModulatedWeight
+    batch, out_ch, in_ch, k, taps = 2, 3, 4, 3, 3
+    local_weight = torch.randn(out_ch * k * k, taps, dtype=torch.float64, requires_grad=True)
+    windows = torch.randn(batch, in_ch, taps, dtype=torch.float64, requires_grad=True)
+    small = torch.rand(batch, 1, k, k, in_ch, dtype=torch.float64, requires_grad=True)
+    if shared_base:
+        dense = torch.randn(out_ch, in_ch, k, k, dtype=torch.float64, requires_grad=True)
+        make_base = lambda d: d.permute(0, 2, 3, 1).unsqueeze(0)  # noqa: E731
+    else:
+        dense = torch.randn(batch, out_ch * k, in_ch * k, dtype=torch.float64, requires_grad=True)
+        make_base = lambda d: d.view(batch, out_ch, k, in_ch, k).transpose(-1, -2)  # noqa: E731
+
+    def fused(lw, win, sm, d):
+        return _LocallyModulatedWeight.apply(lw, win, sm, make_base(d), act)
+
+    logits = (local_weight @ windows.transpose(1, 2)).view(batch, out_ch, k, k, in_ch)
+    local = 1 + torch.tanh(logits) if act == 'tanh' else torch.sigmoid(logits)
+    expected = local * small * make_base(dense)
+    inputs = (local_weight, windows, small, dense)
+    torch.testing.assert_close(fused(*inputs), expected, rtol=1e-12, atol=1e-14)
+    assert torch.autograd.gradcheck(fused, inputs)
+
+
 def test_fdlinear_equals_fdconv_1x1_on_tokens():
     conv = FDConv(24, 40, 1, kernel_num=6, dtype=torch.float64).eval()
     _randomize(conv)

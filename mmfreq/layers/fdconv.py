@@ -24,7 +24,8 @@ Forward for x ``(B, in, H, W)``, with p the global average pool of x (taken befo
    per-sample loop), inverse ``rfft2`` (float32, output size ``(d1, d2)`` given explicitly) to the
    ``d1 x d2`` matrix and back to ``(out, in, k, k)``.
 3. ``weight_b = spatial * channel * filter * local * FDW_b``. The spatial and channel factors form a
-   small ``(B, 1, k, k, in)`` factor applied together with the local map; the filter factor is
+   small ``(B, 1, k, k, in)`` factor applied together with the local map (one autograd node,
+   :class:`_LocallyModulatedWeight`, which saves only the map and ``FDW_b``); the filter factor is
    applied to the output instead when the output is smaller than the weight (identical result).
    The weight is assembled in kernel-position-major layout ``(B, out, k, k, in)``, which is the
    channels-last layout of a conv weight, so no transposing copy of the weight is needed.
@@ -277,6 +278,81 @@ def fdw_spectrum(dft_weight: torch.Tensor, scale: Optional[torch.Tensor],
     return _GroupScaledSpectrum.apply(dft_weight, scale.to(dft_weight.dtype), group_index)
 
 
+class _LocallyModulatedWeight(torch.autograd.Function):
+    """``weight = act(local_weight @ windows^T) * small * base`` in the kernel-position-major
+    layout ``(B, out, k, k, in)``, where ``act`` is the ``KSM_Local`` map without its constant
+    (sigmoid, or ``1 + tanh``), ``small`` ``(B, 1, k, k, in)`` the spatial and channel factors and
+    ``base`` the FDW weight (any strides; the transposed view of the ``d1 x d2`` matrices).
+
+    One node instead of autograd's chain: the forward keeps only the activated map (written over
+    its logits) and ``base``; the backward writes the gradient of ``base`` straight into
+    ``base``'s own memory layout (so the inverse FFT's adjoint reads it contiguously) and forms
+    the other gradients without weight-sized temporaries beyond one.
+    """
+
+    @staticmethod
+    def forward(ctx, local_weight, windows, small, base, act):
+        batch = windows.shape[0]
+        shape = (batch, *base.shape[1:])
+        # bmm with the weight expanded keeps the logits contiguous (B, out*k*k, in)
+        activated = torch.bmm(local_weight.expand(batch, -1, -1),
+                              windows.transpose(1, 2)).view(shape)
+        weight = torch.empty(shape, dtype=base.dtype, device=base.device)
+        if act == 'tanh':
+            activated.tanh_()
+            torch.mul(base, small, out=weight)
+            weight.addcmul_(weight, activated)  # (1 + tanh) * small * base
+        else:
+            activated.sigmoid_()
+            torch.mul(activated, small, out=weight)
+            weight.mul_(base)
+        ctx.act = act
+        ctx.save_for_backward(local_weight, windows, small, base, activated)
+        return weight
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        local_weight, windows, small, base, activated = ctx.saved_tensors
+        tanh = ctx.act == 'tanh'
+        needs_local, needs_windows, needs_small, needs_base = ctx.needs_input_grad[:4]
+        grad_local_weight = grad_windows = grad_small = grad_base = None
+        if needs_base:
+            # d base = grad * map * small, computed contiguously, then copied into base's
+            # strides (one transposing copy, which the inverse FFT's adjoint needs anyway)
+            grad_base = torch.addcmul(grad, grad, activated) if tanh else grad * activated
+            grad_base.mul_(small)
+            if base.shape[0] != grad.shape[0]:  # a shared (dense) weight
+                grad_base = grad_base.sum(0, keepdim=True)
+            grad_base = torch.empty_strided(base.shape, base.stride(), dtype=grad.dtype,
+                                            device=grad.device).copy_(grad_base)
+        if needs_local or needs_windows or needs_small:
+            # d (map * small), then d map, then d logits in place; kernel-position-major
+            grad_map = torch.empty(grad.shape, dtype=grad.dtype, device=grad.device)
+            torch.mul(grad, base, out=grad_map)
+            if needs_small:
+                if tanh:
+                    grad_small = grad_map.sum(1, keepdim=True) + torch.linalg.vecdot(
+                        grad_map, activated, dim=1).unsqueeze(1)
+                else:
+                    grad_small = torch.linalg.vecdot(grad_map, activated, dim=1).unsqueeze(1)
+                grad_small = grad_small.sum_to_size(small.shape)
+            if needs_local or needs_windows:
+                grad_map.mul_(small)
+                backward = (torch.ops.aten.tanh_backward if tanh
+                            else torch.ops.aten.sigmoid_backward).grad_input
+                backward(grad_map, activated, grad_input=grad_map)
+                grad_logits = grad_map.view(grad.shape[0], -1, windows.shape[1])
+                if needs_local:
+                    # (B, taps, in) @ (B, in, out*k*k): the long dimension last runs fastest
+                    grad_local_weight = torch.bmm(windows.transpose(1, 2).contiguous(),
+                                                  grad_logits.transpose(1, 2)).sum(0).t()
+                if needs_windows:
+                    grad_windows = torch.bmm(local_weight.t().expand(grad.shape[0], -1, -1),
+                                             grad_logits).transpose(1, 2)
+        return grad_local_weight, grad_windows, grad_small, grad_base, None
+
+
 def per_sample_conv2d(x: torch.Tensor, weight: torch.Tensor, stride: Tuple[int, int],
                       padding: Union[str, Tuple[int, int]],
                       dilation: Tuple[int, int]) -> torch.Tensor:
@@ -401,9 +477,7 @@ class _FrequencyDynamicMixin:
         batch = pooled.shape[0]
         out_channels, in_channels, k, _ = self._fd_weight_shape()
         factors = self.KSM_Global(pooled)
-        local, local_scale = None, 1.0
-        if self.KSM_Local is not None:
-            local, local_scale = self.KSM_Local.kernel_layout_map(pooled.flatten(1))
+        local = self.KSM_Local
         compute = torch.float64 if pooled.dtype == torch.float64 else torch.float32
         with torch.autocast(device_type=pooled.device.type, enabled=False):
             if self.is_fdw:
@@ -412,33 +486,23 @@ class _FrequencyDynamicMixin:
             else:
                 base = self._dense_weight().to(compute).permute(0, 2, 3, 1).unsqueeze(0)
             # The spatial and channel factors and the local map's constant form one small
-            # (B, 1, k, k, in) factor; each full-size multiply below is one pass over the weight.
-            small = None
-            for factor in (None if factors.spatial is None
-                           else factors.spatial.to(compute).view(batch, 1, k, k, 1),
-                           None if factors.channel is None
-                           else factors.channel.to(compute).view(batch, 1, 1, 1, in_channels)):
-                if factor is not None:
-                    small = factor if small is None else small * factor
-            if local_scale != 1.0:
-                small = local_scale if small is None else small * local_scale
-            filt = factors.filter
-            full_size = [] if local is None else [local.to(compute)]
-            if small is not None:
-                full_size.append(small)
-            if filt is not None and not filter_to_output:
-                full_size.append(filt.to(compute).view(batch, out_channels, 1, 1, 1))
-                filt = None
+            # (B, 1, k, k, in) factor; each full-size multiply is one pass over the weight.
+            small = base.new_ones(batch, 1, k, k, in_channels)
+            if factors.spatial is not None:
+                small = small * factors.spatial.to(compute).view(batch, 1, k, k, 1)
+            if factors.channel is not None:
+                small = small * factors.channel.to(compute).view(batch, 1, 1, 1, in_channels)
             if local is not None:
-                weight = full_size[0]  # contiguous kernel-position-major, kept by the products
-                for factor in full_size[1:]:
-                    weight = weight * factor
-                weight = weight * base
+                small = small * local.constant
+                weight = _LocallyModulatedWeight.apply(
+                    local.conv.weight.view(-1, local.conv.kernel_size[0]).to(compute),
+                    local.windows(pooled.flatten(1).to(compute)), small, base, local.act)
             else:
-                weight = base
-                for factor in full_size:
-                    weight = weight * factor
-                weight = weight.expand(batch, -1, -1, -1, -1).contiguous()
+                weight = (base * small).contiguous()
+            filt = factors.filter
+            if filt is not None and not filter_to_output:
+                weight = weight * filt.to(compute).view(batch, out_channels, 1, 1, 1)
+                filt = None
         return weight, filt
 
 

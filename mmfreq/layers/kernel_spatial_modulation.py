@@ -194,6 +194,12 @@ class KernelSpatialModulationLocal(nn.Module):
         self.norm.reset_parameters()
         nn.init.constant_(self.conv.weight, LOCAL_CONV_INIT)
 
+    def windows(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Sliding windows of the zero-padded normalised channel vector: ``(B, in)`` ->
+        ``(B, in, taps)``, so that the Conv1d is ``conv.weight.view(-1, taps) @ windows^T``."""
+        taps, pad = self.conv.kernel_size[0], self.conv.padding[0]
+        return F.pad(self.norm(pooled), (pad, pad)).unfold(-1, taps, 1)
+
     def logits(self, pooled: torch.Tensor) -> torch.Tensor:
         """``conv(norm(pooled))``: ``(B, in)`` -> ``(B, out*k*k, in)``.
 
@@ -201,26 +207,14 @@ class KernelSpatialModulationLocal(nn.Module):
         weight with the ``(B, taps, in)`` sliding windows of the zero-padded channel vector (the
         same cross-correlation, cheaper than a convolution with out*k*k output channels).
         """
-        taps = self.conv.kernel_size[0]
-        pad = self.conv.padding[0]
-        windows = F.pad(self.norm(pooled), (pad, pad)).unfold(-1, taps, 1)  # (B, in, taps)
-        weight = self.conv.weight.view(-1, taps).to(windows.dtype)
-        return torch.bmm(weight.expand(windows.shape[0], -1, -1), windows.transpose(1, 2))
+        windows = self.windows(pooled)
+        weight = self.conv.weight.view(-1, windows.shape[-1]).to(windows.dtype)
+        return torch.matmul(weight, windows.transpose(1, 2))
 
-    def kernel_layout_map(self, pooled: torch.Tensor):
-        """The map in kernel-position-major layout without its constant factor.
-
-        Returns ``(map, scale)`` with ``map`` ``(B, out, k, k, in)`` (contiguous) and the float
-        ``scale`` such that ``map * scale`` is the modulation (``scale = att_multi`` for sigmoid,
-        1 for tanh), so that a caller can fold ``scale`` into smaller factors.
-        """
-        batch, k = pooled.shape[0], self.kernel_size
-        logits = self.logits(pooled)
-        if self.act == 'tanh':
-            maps, scale = 1.0 + torch.tanh(logits), 1.0
-        else:
-            maps, scale = torch.sigmoid(logits), self.att_multi
-        return maps.view(batch, self.out_channels, k, k, self.in_channels), scale
+    @property
+    def constant(self) -> float:
+        """The map's constant factor: ``att_multi`` for sigmoid, 1 for tanh (``1 + tanh``)."""
+        return 1.0 if self.act == 'tanh' else self.att_multi
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
         maps = local_activation(self.logits(pooled), self.act, self.att_multi)
