@@ -1,19 +1,15 @@
 """The benchmark scripts run end to end and print complete tables (tiny sizes; no timing checks)."""
 import math
-import os
 import re
-import subprocess
 import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from mmrun import run
 
 
 def _run(script, *args):
-    result = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', script), *args],
-                            capture_output=True, text=True, check=True, timeout=600)
-    return result.stdout
+    return run([sys.executable, f'benchmarks/{script}', *args], timeout=600)
 
 
 def _measured_rows(text, first_cell):

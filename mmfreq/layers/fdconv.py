@@ -74,7 +74,7 @@ from .frequency_band_modulation import (FBM_DEFAULTS, FrequencyBandModulation,
                                         check_fbm_options)
 from .kernel_spatial_modulation import (KSM_GLOBAL_ACTS, KSM_LOCAL_ACTS,
                                         KernelSpatialModulationGlobal,
-                                        KernelSpatialModulationLocal)
+                                        KernelSpatialModulationLocal, local_logits)
 
 __all__ = ['FDConv', 'FDLinear', 'FDConvOptions', 'resolve_fdconv_options', 'uses_fdconv',
            'fdw_scale', 'fdw_spectrum', 'per_sample_conv2d']
@@ -294,9 +294,7 @@ class _LocallyModulatedWeight(torch.autograd.Function):
     def forward(ctx, local_weight, windows, small, base, act):
         batch = windows.shape[0]
         shape = (batch, *base.shape[1:])
-        # bmm with the weight expanded keeps the logits contiguous (B, out*k*k, in)
-        activated = torch.bmm(local_weight.expand(batch, -1, -1),
-                              windows.transpose(1, 2)).view(shape)
+        activated = local_logits(local_weight, windows).view(shape)
         weight = torch.empty(shape, dtype=base.dtype, device=base.device)
         if act == 'tanh':
             activated.tanh_()

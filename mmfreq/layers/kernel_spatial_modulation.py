@@ -26,6 +26,7 @@ from .star_relu import StarReLU
 __all__ = [
     'KernelSpatialModulationGlobal', 'KernelSpatialModulationLocal', 'KSMGlobalFactors',
     'head_activation', 'kernel_activation', 'local_activation', 'local_conv_kernel_size',
+    'local_logits',
     'KSM_GLOBAL_ACTS', 'KSM_LOCAL_ACTS',
 ]
 
@@ -61,6 +62,13 @@ def local_activation(logits: torch.Tensor, act: str, att_multi: float) -> torch.
     if act == 'tanh':
         return 1.0 + torch.tanh(logits)
     return torch.sigmoid(logits) * att_multi
+
+
+def local_logits(weight: torch.Tensor, windows: torch.Tensor) -> torch.Tensor:
+    """``KSM_Local``'s Conv1d as a matrix product: ``(R, taps)`` weight and ``(B, in, taps)``
+    sliding windows -> contiguous ``(B, R, in)`` (bmm with the weight expanded: ``matmul`` would
+    fold the batch into a transposed result)."""
+    return torch.bmm(weight.expand(windows.shape[0], -1, -1), windows.transpose(1, 2))
 
 
 def local_conv_kernel_size(in_channels: int) -> int:
@@ -208,8 +216,8 @@ class KernelSpatialModulationLocal(nn.Module):
         same cross-correlation, cheaper than a convolution with out*k*k output channels).
         """
         windows = self.windows(pooled)
-        weight = self.conv.weight.view(-1, windows.shape[-1]).to(windows.dtype)
-        return torch.matmul(weight, windows.transpose(1, 2))
+        return local_logits(self.conv.weight.view(-1, windows.shape[-1]).to(windows.dtype),
+                            windows)
 
     @property
     def constant(self) -> float:
