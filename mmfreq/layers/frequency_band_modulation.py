@@ -137,11 +137,14 @@ class FrequencyBandModulation(nn.Module):
         ``act(freq_weight_conv_list[i](x))`` (the convs are applied as one grouped conv)."""
         convs = self.freq_weight_conv_list
         groups, num_maps = self.spatial_group, len(convs)
-        # (G, n, C/G, k, k): output channel g*n + i of a groups=G conv is map i of group g
-        weight = torch.stack([conv.weight for conv in convs], dim=1).flatten(0, 1)
-        bias = torch.stack([conv.bias for conv in convs], dim=1).flatten()
-        logits = F.conv2d(x, weight, bias, padding=convs[0].padding, groups=groups)
-        logits = logits.unflatten(1, (groups, num_maps)).transpose(1, 2)
+        if groups == 1:
+            # one conv for all maps; concatenating along dim 0 gives every weight a gradient with
+            # the parameter's own (contiguous) strides, as DDP's gradient buckets expect
+            weight = torch.cat([conv.weight for conv in convs])
+            bias = torch.cat([conv.bias for conv in convs])
+            logits = F.conv2d(x, weight, bias, padding=convs[0].padding).unsqueeze(2)
+        else:
+            logits = torch.stack([conv(x) for conv in convs], dim=1)  # (B, n, G, h, w)
         if self.act == 'softmax':  # over the spatial_group channels of each map
             return torch.softmax(logits, dim=2) * groups
         return band_map_activation(logits, self.act)

@@ -11,7 +11,11 @@ from mmfreq.layers.attinv_attention import (attention_high_pass, attinv_num_para
                                             high_frequency_gate, invert_attention)
 from mmfreq.layers.fdam_block import fdam_num_params
 from mmfreq.layers.freq_scale import freq_scale_num_params
-from mmrun import num_params
+
+
+def num_params(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
 
 MODES = ('static', 'dynamic', 'group')
 

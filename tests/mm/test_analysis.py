@@ -27,7 +27,7 @@ from mmfreq.analysis.paper_tables import (PAPER_TABLES, MetricColumn, PaperRow, 
                                           table_markdown)
 from mmfreq.layers import AttInvAttention, FDAMBlock, FDConv, FreqScale, FrequencyBandModulation
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY_DEIT = 'configs/demo/upernet_deit-s16-fdam-tiny_40it_demo-ade20k-64x64.py'
 
 

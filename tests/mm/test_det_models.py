@@ -56,7 +56,7 @@ def official_convnext_shapes(depths, dims, in_channels=3, classes=1000) -> dict:
 def convert_to_fdconv_tool():
     """tools/convert_to_fdconv.py as a module (its ``main(argv)`` is run in-process)."""
     spec = importlib.util.spec_from_file_location(
-        'convert_to_fdconv', Path(__file__).resolve().parents[1] / 'tools' / 'convert_to_fdconv.py')
+        'convert_to_fdconv', Path(__file__).resolve().parents[2] / 'tools' / 'convert_to_fdconv.py')
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     return tool

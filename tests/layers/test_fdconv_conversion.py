@@ -15,7 +15,7 @@ from mmfreq.layers.fdconv_conversion import (convert_checkpoint_to_fdconv,
                                              convert_state_dict_to_fdconv, fdconv_key_matcher,
                                              restore_dense_weight)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
