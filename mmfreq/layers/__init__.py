@@ -1,6 +1,7 @@
 """Pure-torch modules of mmfreq (no OpenMMLab imports here)."""
 from .star_relu import StarReLU
 from .fdconv import FDConv, FDLinear
+from .fdconv_options import FBM_OPTIONS, FDCONV_OPTIONS
 from .fdconv_conversion import (conv_weight_to_dft_weight, convert_modules_to_fdconv_,
                                 convert_state_dict_to_fdconv, fdconv_from_conv)
 from .frequency_band_modulation import FrequencyBandModulation
@@ -15,4 +16,5 @@ __all__ = ['StarReLU', 'AttInvAttention', 'FreqScale', 'FDAMBlock', 'FreqScaleBl
            'build_freq_scale', 'freq_scale_residual', 'FDConv', 'FDLinear',
            'FrequencyBandModulation', 'KernelSpatialModulationGlobal',
            'KernelSpatialModulationLocal', 'conv_weight_to_dft_weight', 'fdconv_from_conv',
-           'convert_modules_to_fdconv_', 'convert_state_dict_to_fdconv']
+           'convert_modules_to_fdconv_', 'convert_state_dict_to_fdconv', 'FDCONV_OPTIONS',
+           'FBM_OPTIONS']

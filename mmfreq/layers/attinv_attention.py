@@ -4,7 +4,7 @@ Softmax attention ``A`` (rows sum to 1) is a low-pass filter on the values (supp
 eq. 11-24): its DC gain is 1 and every other frequency is attenuated. Its inversion ``E - A``
 (eq. 28, 31) is the complementary high-pass filter, and ``(E - A) V = V - A V`` needs only the
 attention output (eq. 33). AttInv mixes both with token- and head-wise dynamic weights
-(eq. 34). Following the release (SPEC "FDAM"), with ``f = StarReLU(x)`` computed from this
+(eq. 34). Following the release (docs/fdam.md), with ``f = StarReLU(x)`` computed from this
 module's input ``x`` (the normalised tokens the block passes to ``attn``)::
 
     y     = A V                                   # per head, (B, N, heads, head_dim)

@@ -1,6 +1,6 @@
 """Adding FDAM to a transformer block without copying code (FDAM, Chen et al., ICCV 2025).
 
-FDAM changes a pre-norm transformer block in two places (SPEC "FDAM", supplementary section E):
+FDAM changes a pre-norm transformer block in two places (docs/fdam.md; FDAM supplementary, section E):
 
 * the attention is :class:`~mmfreq.layers.AttInvAttention` (skipped for blocks without softmax
   attention, e.g. LSKNet);

@@ -1,9 +1,10 @@
-"""Pretrained conversion to FDConv (Chen et al., CVPR 2025; SPEC.md "Pretrained conversion").
+"""Pretrained conversion to FDConv (Chen et al., CVPR 2025; docs/fdconv.md, "Pretrained conversion").
 
 A plain checkpoint converts layer by layer: a conv/linear ``weight`` that becomes an FDConv/FDLinear
 (by the fallback rule :func:`~mmfreq.layers.fdconv.uses_fdconv`) is replaced by ``dft_weight``
 (:func:`conv_weight_to_dft_weight`: the FDW transform divided by ``min(in, out) // 2``, repeated
-``param_ratio`` times); everything else is kept. KSM/FBM parameters are new and take their init
+``param_ratio`` times, only the lowest frequencies with ``param_reduction < 1``); everything else is
+kept. KSM/FBM parameters are new and take their init
 when the converted state dict is loaded with ``strict=False`` (mmengine's default).
 
 Which layers convert, per model type (``FDCONV_KEY_PATTERNS``; any prefix such as ``backbone.`` or
@@ -27,6 +28,7 @@ import torch
 from torch import nn
 
 from .fdconv import FDConv, FDLinear, uses_fdconv
+from .fdconv_options import option_default
 from .fourier_disjoint import conv_weight_to_dft_weight, dft_weight_to_conv_weight
 
 __all__ = ['conv_weight_to_dft_weight', 'dft_weight_to_conv_weight', 'fdconv_from_conv',
@@ -73,12 +75,9 @@ def fdconv_from_conv(layer: Union[nn.Conv2d, nn.Linear], **options) -> Union[FDC
                      layer.padding, layer.dilation, layer.groups, has_bias, **options, **factory)
     else:
         raise TypeError(f'expected nn.Conv2d or nn.Linear, got {type(layer).__name__}')
-    with torch.no_grad():
-        if new.is_fdconv and new.is_fdw:
-            new.dft_weight.copy_(conv_weight_to_dft_weight(layer.weight, new.param_ratio))
-        else:
-            new.weight.copy_(layer.weight.view_as(new.weight))
-        if has_bias:
+    new.set_dense_weight(layer.weight)
+    if has_bias:
+        with torch.no_grad():
             new.bias.copy_(layer.bias)
     return new.train(layer.training)
 
@@ -109,10 +108,13 @@ def _is_plain_layer(module: nn.Module) -> bool:
             and type(module).__name__ in ('Conv2d', 'Linear'))
 
 
-def convert_state_dict_to_fdconv(state_dict: Mapping[str, torch.Tensor], model_type: str,
-                                 param_ratio: int = 1, use_fdconv_if_c_gt: int = 16,
-                                 use_fdconv_if_k_in: Sequence[int] = (1, 3)
-                                 ) -> Tuple[Dict[str, torch.Tensor], List[str]]:
+def convert_state_dict_to_fdconv(
+        state_dict: Mapping[str, torch.Tensor], model_type: str,
+        param_ratio: int = option_default('param_ratio'),
+        use_fdconv_if_c_gt: int = option_default('use_fdconv_if_c_gt'),
+        use_fdconv_if_k_in: Sequence[int] = option_default('use_fdconv_if_k_in'),
+        param_reduction: float = option_default('param_reduction')
+) -> Tuple[Dict[str, torch.Tensor], List[str]]:
     """Convert a plain state dict to the FDConv layout.
 
     Every ``<name>.weight`` whose ``<name>`` matches ``model_type``'s patterns and whose shape
@@ -127,7 +129,7 @@ def convert_state_dict_to_fdconv(state_dict: Mapping[str, torch.Tensor], model_t
         if (dot and leaf == 'weight' and matches(name) and isinstance(value, torch.Tensor)
                 and _becomes_fdconv(value, use_fdconv_if_c_gt, use_fdconv_if_k_in)):
             converted[f'{name}.dft_weight'] = conv_weight_to_dft_weight(
-                value, param_ratio).to(value.dtype)
+                value, param_ratio, param_reduction).to(value.dtype)
             names.append(name)
         else:
             converted[key] = value

@@ -1,7 +1,7 @@
 """FreqScale: frequency-dynamic scaling of a feature map (FDAM, Chen et al., ICCV 2025).
 
 FreqScale is the second half of Frequency-Dynamic Attention Modulation (supplementary sections E,
-H; SPEC "FDAM"). A transformer block uses it residually after its attention and MLP branches,
+H; docs/fdam.md). A transformer block uses it residually after its attention and MLP branches,
 ``z = FreqScale(z) + z`` on the branch output laid out as a map ``(B, C, H, W)``::
 
     Z       = rfft2(z, norm='ortho')                      # (B, C, H, W//2+1), complex

@@ -4,8 +4,8 @@ Both branches read the global average pool of the layer input, ``pooled``: ``(B,
 
 * :class:`KernelSpatialModulationGlobal` (``KSM_Global``): ``fc`` (1x1 conv in -> att, no bias,
   ``att = max(int(in * reduction), min_channel)``), ``bn``, ``relu`` (StarReLU), then 1x1 conv heads
-  with bias: ``channel_fc`` (-> in), ``filter_fc`` (-> out; absent for depthwise), ``spatial_fc``
-  (-> k*k; absent for k = 1), ``kernel_fc`` (-> n = kernel_num * param_ratio; absent for n = 1).
+  with bias: ``channel_fc`` (-> in), ``filter_fc`` (-> out), ``spatial_fc`` (-> k*k; absent for
+  k = 1), ``kernel_fc`` (-> n = kernel_num * param_ratio; absent for n = 1).
   With ``only_kernel_att`` only ``kernel_fc`` is built. An absent head means a factor of 1 (returned
   as ``None``).
 * :class:`KernelSpatialModulationLocal` (``KSM_Local``): ``norm`` (LayerNorm(in)) on the pooled
@@ -37,10 +37,8 @@ LOCAL_CONV_INIT = 1e-6
 
 
 def head_activation(logits: torch.Tensor, act: str, temp: float, att_multi: float) -> torch.Tensor:
-    """Channel / filter / spatial factor: ``sigmoid(z/temp) * att_multi``, or ``1 + tanh(z/temp)``.
-
-    ``act='softmax'`` only changes the kernel attention; the heads then use the sigmoid form.
-    """
+    """Channel / filter / spatial factor: ``sigmoid(z/temp) * att_multi``, or ``1 + tanh(z/temp)``
+    (these heads have no softmax form)."""
     if act == 'tanh':
         return 1.0 + torch.tanh(logits / temp)
     return torch.sigmoid(logits / temp) * att_multi
@@ -94,8 +92,8 @@ class KernelSpatialModulationGlobal(nn.Module):
         temp, kernel_temp: temperatures of the heads and of the kernel attention.
         att_multi: scale of the sigmoid heads.
         only_kernel_att: build only ``kernel_fc``.
-        act: one of ``KSM_GLOBAL_ACTS``.
-        depthwise: the conv is depthwise (no ``filter_fc``).
+        act: one of ``KSM_GLOBAL_ACTS``; ``'softmax'`` only with ``only_kernel_att`` (the other
+            heads have no softmax form).
 
     Input ``pooled``: ``(B, in, 1, 1)``; output :class:`KSMGlobalFactors`.
     """
@@ -103,10 +101,13 @@ class KernelSpatialModulationGlobal(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, kernel_num: int,
                  reduction: float = 0.0625, min_channel: int = 16, temp: float = 1.0,
                  kernel_temp: float = 1.0, att_multi: float = 2.0, only_kernel_att: bool = False,
-                 act: str = 'sigmoid', depthwise: bool = False):
+                 act: str = 'sigmoid'):
         super().__init__()
         if act not in KSM_GLOBAL_ACTS:
             raise ValueError(f'ksm_global_act must be one of {KSM_GLOBAL_ACTS}, got {act!r}')
+        if act == 'softmax' and not only_kernel_att:
+            raise ValueError("ksm_global_act='softmax' requires ksm_only_kernel_att=True: the "
+                             "channel, filter and spatial heads have no softmax form")
         self.kernel_size = kernel_size
         self.kernel_num = kernel_num
         self.temp = float(temp)
@@ -123,7 +124,7 @@ class KernelSpatialModulationGlobal(nn.Module):
             return nn.Conv2d(attention_channels, channels, 1, bias=True) if present else None
 
         self.channel_fc = head(in_channels, not only_kernel_att)
-        self.filter_fc = head(out_channels, not only_kernel_att and not depthwise)
+        self.filter_fc = head(out_channels, not only_kernel_att)
         self.spatial_fc = head(kernel_size * kernel_size, not only_kernel_att and kernel_size > 1)
         self.kernel_fc = head(kernel_num, kernel_num > 1)
         self.init_weights()
@@ -202,22 +203,19 @@ class KernelSpatialModulationLocal(nn.Module):
         self.norm.reset_parameters()
         nn.init.constant_(self.conv.weight, LOCAL_CONV_INIT)
 
-    def windows(self, pooled: torch.Tensor) -> torch.Tensor:
-        """Sliding windows of the zero-padded normalised channel vector: ``(B, in)`` ->
-        ``(B, in, taps)``, so that the Conv1d is ``conv.weight.view(-1, taps) @ windows^T``."""
+    def factors(self, pooled: torch.Tensor):
+        """The Conv1d as a matrix product's two factors: its weight ``(out*k*k, taps)`` and the
+        sliding windows ``(B, in, taps)`` of the zero-padded normalised channel vector
+        ``(B, in)``, so that ``logits = weight @ windows^T`` (:func:`local_logits`). The matrix
+        product is the same cross-correlation, cheaper than a convolution with out*k*k output
+        channels; FDConv's fused weight node consumes the factors directly."""
         taps, pad = self.conv.kernel_size[0], self.conv.padding[0]
-        return F.pad(self.norm(pooled), (pad, pad)).unfold(-1, taps, 1)
+        windows = F.pad(self.norm(pooled), (pad, pad)).unfold(-1, taps, 1)
+        return self.conv.weight.view(-1, taps).to(windows.dtype), windows
 
     def logits(self, pooled: torch.Tensor) -> torch.Tensor:
-        """``conv(norm(pooled))``: ``(B, in)`` -> ``(B, out*k*k, in)``.
-
-        The 1-input-channel Conv1d is evaluated as one matrix product of its ``(out*k*k, taps)``
-        weight with the ``(B, taps, in)`` sliding windows of the zero-padded channel vector (the
-        same cross-correlation, cheaper than a convolution with out*k*k output channels).
-        """
-        windows = self.windows(pooled)
-        return local_logits(self.conv.weight.view(-1, windows.shape[-1]).to(windows.dtype),
-                            windows)
+        """``conv(norm(pooled))``: ``(B, in)`` -> ``(B, out*k*k, in)``."""
+        return local_logits(*self.factors(pooled))
 
     @property
     def constant(self) -> float:

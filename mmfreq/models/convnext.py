@@ -38,7 +38,6 @@ from torch import nn
 from mmdet.registry import MODELS
 
 from ..layers import FDLinear
-from ..layers.fourier_disjoint import conv_weight_to_dft_weight
 from .checkpoint_conversion import extract_state_dict, strip_prefix
 from .pretrained import load_state_dict_with_report
 
@@ -206,12 +205,8 @@ class ConvNeXt(BaseModule):
         for module in self.modules():
             if id(module) in inside_fd:
                 continue
-            if isinstance(module, FDLinear) and module.is_fdconv and module.is_fdw:
-                weight = torch.empty(module.out_features, module.in_features, 1, 1,
-                                     device=module.dft_weight.device)
-                nn.init.trunc_normal_(weight, std=.02)
-                with torch.no_grad():
-                    module.dft_weight.copy_(conv_weight_to_dft_weight(weight, module.param_ratio))
+            if isinstance(module, FDLinear) and module.is_fdconv:
+                module.init_dense_weight_(lambda weight: nn.init.trunc_normal_(weight, std=.02))
             elif isinstance(module, (nn.Conv2d, nn.Linear)) and 'weight' in module._parameters:
                 nn.init.trunc_normal_(module.weight, std=.02)
             else:

@@ -20,7 +20,6 @@ from mmdet.registry import MODELS
 
 from ..layers import FDLinear
 from ..layers.fdconv_conversion import fdconv_from_conv
-from ..layers.fourier_disjoint import conv_weight_to_dft_weight
 
 __all__ = ['SwinTransformerFDConv', 'SWIN_MLP_PATTERN']
 
@@ -68,10 +67,6 @@ class SwinTransformerFDConv(SwinTransformer):
         if self.init_cfg is not None:
             return
         for module in self.modules():
-            if isinstance(module, FDLinear) and module.is_fdconv and module.is_fdw:
-                weight = torch.empty(module.out_features, module.in_features, 1, 1,
-                                     device=module.dft_weight.device)
-                nn.init.trunc_normal_(weight, std=.02)
-                with torch.no_grad():
-                    module.dft_weight.copy_(conv_weight_to_dft_weight(weight, module.param_ratio))
+            if isinstance(module, FDLinear) and module.is_fdconv:
+                module.init_dense_weight_(lambda weight: nn.init.trunc_normal_(weight, std=.02))
                 module.init_weights()  # the spec init of KSM

@@ -1,4 +1,4 @@
-"""Tests of FDAM's layers: AttInv attention, FreqScale and the block helpers (SPEC "FDAM")."""
+"""Tests of FDAM's layers: AttInv attention, FreqScale and the block helpers (docs/fdam.md)."""
 import math
 
 import pytest
@@ -39,7 +39,7 @@ def _load_strict_and_compare(module, expected_shapes):
 
 
 # --------------------------------------------------------------------------------------------
-# Release layouts (names and shapes from SPEC "FDAM" and "Backbones whose released checkpoints...")
+# Release layouts (names and shapes as in the authors' release, docs/fdam.md)
 
 def _attinv_release_shapes(dim, heads, qkv_bias):
     shapes = {'qkv.weight': (3 * dim, dim), 'proj.weight': (dim, dim), 'proj.bias': (dim,),
@@ -98,7 +98,7 @@ def test_plain_block_has_plain_layout():
 # AttInv math
 
 def _reference_attinv(module, x):
-    """Explicit-softmax attention written from SPEC, AttInv terms when the module has them."""
+    """Explicit-softmax attention written out here, AttInv terms when the module has them."""
     batch, tokens, dim = x.shape
     heads, head_dim = module.num_heads, dim // module.num_heads
     qkv = F.linear(x, module.qkv.weight, module.qkv.bias)
@@ -249,7 +249,7 @@ def _bicubic(weight, size):
 @pytest.mark.parametrize('mode', MODES)
 @pytest.mark.parametrize('hw', [(14, 14), (10, 7)])
 def test_freq_scale_matches_reference(mode, hw):
-    """Reference written from SPEC: per-sample weight mixed first, then resized (release order),
+    """Reference written out here: per-sample weight mixed first, then resized (release order),
     channel group j = channels [j*C/g, (j+1)*C/g)."""
     dim, n, g = 16, 3, 4
     module = _randomise(FreqScale(dim, mode=mode, num_filters=n, groups=g, size=6))

@@ -1,4 +1,5 @@
-"""Tests of FDConv / FDLinear / KSM / FBM against SPEC.md ("FDConv") and issue 3.
+"""Tests of FDConv / FDLinear / KSM / FBM against the maths of docs/fdconv.md and the authors'
+release (its behaviour stated here as exact expectations).
 
 Everything runs on the CPU with small layers (the whole file takes well under a minute on one core).
 """
@@ -14,7 +15,8 @@ from mmfreq.layers import FDConv, FDLinear, FrequencyBandModulation
 from mmfreq.layers.fdconv_conversion import fdconv_from_conv
 from mmfreq.layers.fourier_disjoint import (conv_weight_to_dft_weight, conv_weight_to_matrix,
                                             dft_weight_to_conv_weight, fourier_disjoint_groups,
-                                            matrix_to_conv_weight, rfft2_frequency_norm)
+                                            frequency_order, matrix_to_conv_weight,
+                                            rfft2_frequency_norm)
 from mmfreq.layers.frequency_band_modulation import low_pass_masks
 from mmfreq.layers.kernel_spatial_modulation import local_conv_kernel_size
 
@@ -25,7 +27,7 @@ def _seed():
 
 
 # --------------------------------------------------------------------------------------------
-# Release state-dict layout (names and shapes written out from SPEC.md, not taken from our code)
+# Release state-dict layout (names and shapes written out here, not taken from our code)
 # --------------------------------------------------------------------------------------------
 
 def _ksm_global_keys(in_ch, out_ch, k, n, att, depthwise=False):
@@ -304,7 +306,7 @@ def test_batch_one_in_training_mode():
 
 
 # --------------------------------------------------------------------------------------------
-# The whole layer against a direct, per-sample transcription of SPEC.md (float64)
+# The whole layer against a direct, per-sample transcription of docs/fdconv.md (float64)
 # --------------------------------------------------------------------------------------------
 
 def _randomize(module, std=0.5):
@@ -316,26 +318,44 @@ def _randomize(module, std=0.5):
 
 
 def _spec_reference(layer, x):
-    """SPEC.md's formula, one sample at a time, with the layer's own KSM/FBM sub-modules."""
+    """The layer's formula, one sample at a time, with the layer's own KSM/FBM sub-modules."""
     out_ch, in_ch, k = layer.out_channels, layer.in_channels, layer.kernel_size[0]
     d1, d2 = out_ch * k, in_ch * k
     n = layer.kernel_num * layer.param_ratio
-    alpha = min(in_ch, out_ch) // 2 * n / layer.fd_options.param_reduction
-    groups = fourier_disjoint_groups(d1, d2, layer.kernel_num)
+    reduction = layer.fd_options.param_reduction
+    alpha = 1.0 if reduction < 1 else min(in_ch, out_ch) // 2 * n / reduction
+    if layer.is_fdw and layer.dft_weight.dim() == 3:  # reduced: the kept lowest frequencies
+        kept = frequency_order(d1, d2)[:layer.dft_weight.shape[1]]
+        dft = torch.zeros(layer.param_ratio, d1 * (d2 // 2 + 1), 2, dtype=x.dtype)
+        dft[:, kept] = layer.dft_weight
+        dft = dft.view(layer.param_ratio, d1, d2 // 2 + 1, 2)
+    elif layer.is_fdw:
+        dft = layer.dft_weight
+    else:  # convert_param=False: the FDW of the dense weight, in every forward
+        dense = layer.weight.view(out_ch, in_ch, k, k).permute(0, 2, 1, 3).reshape(d1, d2)
+        dft = torch.view_as_real(torch.fft.rfft2(dense)).expand(layer.param_ratio, -1, -1, -1)
+        dft = dft / (min(in_ch, out_ch) // 2)
+    groups = fourier_disjoint_groups(d1, d2, layer.kernel_num,
+                                     kept.numel() if reduction < 1 else None)
     outputs = []
     for b in range(x.shape[0]):
         xb = x[b:b + 1]
         pooled = xb.mean(dim=(2, 3), keepdim=True)
         factors = layer.KSM_Global(pooled)
         attention = factors.kernel.view(layer.param_ratio, layer.kernel_num)
-        spectrum = sum(torch.view_as_complex(layer.dft_weight[p]) * alpha * attention[p][groups]
-                       for p in range(layer.param_ratio))
+        spectrum = sum(torch.view_as_complex(dft[p].contiguous()) * alpha
+                       * attention[p][groups.clamp(min=0)] for p in range(layer.param_ratio))
         matrix = torch.fft.irfft2(spectrum, s=(d1, d2))
         fdw = matrix.view(out_ch, k, in_ch, k).permute(0, 2, 1, 3)
-        spatial = 1.0 if factors.spatial is None else factors.spatial.view(1, 1, k, k)
-        weight = (spatial * factors.channel.view(1, in_ch, 1, 1)
-                  * factors.filter.view(out_ch, 1, 1, 1) * layer.KSM_Local(pooled.flatten(1))[0]
-                  * fdw)
+        weight = fdw
+        if factors.spatial is not None:
+            weight = weight * factors.spatial.view(1, 1, k, k)
+        if factors.channel is not None:
+            weight = weight * factors.channel.view(1, in_ch, 1, 1)
+        if factors.filter is not None:
+            weight = weight * factors.filter.view(out_ch, 1, 1, 1)
+        if layer.KSM_Local is not None:
+            weight = weight * layer.KSM_Local(pooled.flatten(1))[0]
         xin = layer.FBM(xb) if layer.FBM is not None else xb
         outputs.append(F.conv2d(xin, weight, layer.bias, layer.stride, layer.padding,
                                 layer.dilation))
@@ -346,10 +366,16 @@ def _spec_reference(layer, x):
     dict(args=(20, 24, 3), kwargs=dict(padding=1, kernel_num=6), hw=7),
     dict(args=(18, 21, 3), kwargs=dict(stride=2, padding=1, kernel_num=5, param_ratio=2,
                                        ksm_global_act='tanh', ksm_local_act='tanh'), hw=9),
-    dict(args=(24, 20, 1), kwargs=dict(kernel_num=9, ksm_global_act='softmax'), hw=6),
+    dict(args=(24, 20, 1), kwargs=dict(kernel_num=9, ksm_global_act='softmax',
+                                       ksm_only_kernel_att=True), hw=6),
     dict(args=(20, 20, 3), kwargs=dict(padding=2, dilation=2, kernel_num=4, param_reduction=2.0,
-                                       fbm_cfg=dict(spatial_group=4, lowfreq_att=True,
-                                                    act='tanh')), hw=16),
+                                       fbm_cfg=dict(k_list=[2, 4, 8], spatial_group=4,
+                                                    lowfreq_att=True, act='tanh')), hw=16),
+    dict(args=(20, 24, 3), kwargs=dict(padding=1, kernel_num=6, param_reduction=0.3), hw=7),
+    dict(args=(20, 24, 3), kwargs=dict(padding=1, kernel_num=3, param_ratio=2,
+                                       convert_param=False), hw=7),
+    dict(args=(24, 20, 1), kwargs=dict(kernel_num=5, convert_param=False, linear_mode=True),
+         hw=5),
 ])
 def test_matches_per_sample_spec_transcription(config):
     layer = FDConv(*config['args'], **config['kwargs'], dtype=torch.float64).eval()
@@ -372,17 +398,17 @@ def test_gradients_match_the_spec_transcription():
 
 
 def test_grouped_spectrum_gradcheck():
-    from mmfreq.layers.fdconv import _GroupScaledSpectrum
+    from mmfreq.layers.fdconv_autograd import GroupScaledSpectrum
     for ratio, d1, d2, kernel_num in [(1, 6, 10, 5), (2, 9, 7, 4), (1, 4, 4, 12)]:
         groups = fourier_disjoint_groups(d1, d2, kernel_num).flatten()
         dft = torch.randn(ratio, d1, d2 // 2 + 1, 2, dtype=torch.float64, requires_grad=True)
         scale = torch.randn(3, ratio, kernel_num, dtype=torch.float64, requires_grad=True)
-        spectrum = _GroupScaledSpectrum.apply(dft, scale, groups)
+        spectrum = GroupScaledSpectrum.apply(dft, scale, groups)
         expected = (torch.view_as_complex(dft).unsqueeze(0)
                     * scale[:, :, groups].view(3, ratio, d1, -1)).sum(1)
         torch.testing.assert_close(spectrum, expected, rtol=0, atol=1e-14)
         assert torch.autograd.gradcheck(
-            lambda d, s: _GroupScaledSpectrum.apply(d, s, groups), (dft, scale))
+            lambda d, s: GroupScaledSpectrum.apply(d, s, groups), (dft, scale))
 
 
 @pytest.mark.parametrize('act', ['sigmoid', 'tanh'])
@@ -390,7 +416,7 @@ def test_grouped_spectrum_gradcheck():
 def test_locally_modulated_weight_gradcheck(act, shared_base):
     """The fused local-map node against its formula, and its hand-written backward by gradcheck;
     ``base`` as the transposed matrix view FDW gives it, or one dense weight shared by the batch."""
-    from mmfreq.layers.fdconv import _LocallyModulatedWeight
+    from mmfreq.layers.fdconv_autograd import LocallyModulatedWeight
     batch, out_ch, in_ch, k, taps = 2, 3, 4, 3, 3
     local_weight = torch.randn(out_ch * k * k, taps, dtype=torch.float64, requires_grad=True)
     windows = torch.randn(batch, in_ch, taps, dtype=torch.float64, requires_grad=True)
@@ -403,7 +429,7 @@ def test_locally_modulated_weight_gradcheck(act, shared_base):
         make_base = lambda d: d.view(batch, out_ch, k, in_ch, k).transpose(-1, -2)  # noqa: E731
 
     def fused(lw, win, sm, d):
-        return _LocallyModulatedWeight.apply(lw, win, sm, make_base(d), act)
+        return LocallyModulatedWeight.apply(lw, win, sm, make_base(d), act)
 
     logits = (local_weight @ windows.transpose(1, 2)).view(batch, out_ch, k, k, in_ch)
     local = 1 + torch.tanh(logits) if act == 'tanh' else torch.sigmoid(logits)
@@ -472,7 +498,7 @@ def test_converted_layer_reproduces_the_conv_at_init(args, kwargs):
     slope at 0 is 1/4), ``alpha`` cancels the ``min(in, out) // 2`` of the conversion and the 1/n of
     the kernel attention exactly, and the fp32 rfft2/irfft2 round trip adds ~1e-6 relative. So
     ``y_fd - bias == filter * (y_conv - bias)`` holds to ``atol = 1e-3 * max|y_conv|`` with a wide
-    margin. ``filter_fc`` keeps its Kaiming init (SPEC), so ``filter`` itself is not ~1: its effect
+    margin. ``filter_fc`` keeps its Kaiming init (as in the release), so ``filter`` itself is not ~1: its effect
     (|filter - 1| ~ 0.1 - 0.5) is two orders of magnitude above the tolerance, and the test checks
     that the plain comparison without it fails, i.e. the tolerance can detect a wrong factor."""
     conv = nn.Conv2d(*args, **kwargs)
@@ -531,7 +557,8 @@ def test_fbm_with_unit_maps_is_identity(cfg, hw):
 
 
 def _fbm_reference(fbm, x):
-    """SPEC.md's FBM loop, band by band, with the module's own map convs."""
+    """The FBM loop, band by band, with the module's own map convs; the release's mask rule
+    ``f < 0.5 / kk + 1e-8`` with the bound rounded to float32, on the 64x64 grid."""
     _, channels, h, w = x.shape
     groups = fbm.spatial_group
     spectrum = torch.fft.rfft2(x, norm='ortho')
@@ -552,7 +579,7 @@ def _fbm_reference(fbm, x):
 
     prev, out = x, 0
     for i, kk in enumerate(fbm.k_list):
-        mask = (chebyshev < 0.5 / kk)[rows][:, cols]
+        mask = (chebyshev < torch.tensor(0.5 / kk + 1e-8, dtype=torch.float32))[rows][:, cols]
         low = torch.fft.irfft2(spectrum * mask, s=(h, w), norm='ortho')
         out = out + modulate(prev - low, fbm.freq_weight_conv_list[i])
         prev = low
@@ -589,17 +616,37 @@ def test_fbm_keeps_only_the_low_band_when_the_high_maps_are_zero():
     torch.testing.assert_close(spectrum[..., low], torch.fft.rfft2(x, norm='ortho').abs()[..., low])
 
 
+# Coefficients in the release's low-pass masks for k_list [2, 4, 8] at several input sizes
+# (counted with the authors' FBM module): its float32 bound makes kk = 4, 8 inclusive.
+RELEASE_MASK_COUNTS = {(64, 64): [496, 153, 45], (14, 14): [28, 9, 4], (7, 9): [9, 2, 1],
+                       (32, 48): [195, 63, 20], (100, 75): [912, 297, 84],
+                       (128, 128): [1984, 612, 180]}
+
+
+def test_fbm_masks_are_the_release_masks():
+    fbm = FrequencyBandModulation(4)
+    for (h, w), counts in RELEASE_MASK_COUNTS.items():
+        masks = fbm.band_masks(h, w)
+        assert masks.shape == (3, h, w // 2 + 1)
+        assert masks.flatten(1).sum(1).tolist() == counts, (h, w)
+
+
 def test_fbm_masks_follow_the_64x64_grid_resized_by_nearest():
     fbm = FrequencyBandModulation(4)
     chebyshev = torch.maximum(torch.fft.fftfreq(64).abs()[:, None], torch.fft.rfftfreq(64)[None])
-    grid = torch.stack([chebyshev < 0.5 / kk for kk in (2, 4, 8)])
+    grid = torch.stack([chebyshev < torch.tensor(0.5 / kk + 1e-8, dtype=torch.float32)
+                        for kk in (2, 4, 8)])
+    # the float32 bound: 0.25 is excluded, 0.125 and 0.0625 are included
+    assert not grid[0][chebyshev == 0.25].any() and grid[1][chebyshev == 0.125].all()
+    assert grid[2][chebyshev == 0.0625].all()
     assert torch.equal(fbm.band_masks(64, 64), grid)
     for h, w in [(14, 14), (32, 48), (100, 75), (7, 9)]:
         rows = (torch.arange(h) * 64 / h).floor().long()  # nearest: floor(i * in / out)
         cols = (torch.arange(w // 2 + 1) * 33 / (w // 2 + 1)).floor().long()
         assert torch.equal(fbm.band_masks(h, w), grid[:, rows][:, :, cols]), (h, w)
-    # halving the rows of the grid gives exactly the rows of a 32-row grid
     assert torch.equal(fbm.band_masks(32, 64), low_pass_masks(32, 64, [2, 4, 8]))
+    wide = FrequencyBandModulation(4, max_size=(128, 128))
+    assert torch.equal(wide.band_masks(128, 128), low_pass_masks(128, 128, [2, 4, 8]))
 
 
 def test_fbm_placement():
@@ -635,13 +682,40 @@ def test_ksm_only_kernel_att_and_no_local():
     layer(torch.randn(2, 32, 6, 6)).sum().backward()
 
 
-def test_convert_param_false_keeps_the_dense_weight():
-    layer = FDConv(32, 24, 3, padding=1, convert_param=False)
-    assert 'weight' in layer.state_dict() and 'dft_weight' not in layer.state_dict()
-    assert layer.KSM_Global.kernel_fc is None
+def test_convert_param_false_keeps_the_dense_weight_and_computes_the_same_function():
+    torch.manual_seed(0)
+    dense = FDConv(32, 24, 3, padding=1, kernel_num=4, convert_param=False).eval()
+    assert 'weight' in dense.state_dict() and 'dft_weight' not in dense.state_dict()
+    assert dense.KSM_Global.kernel_fc.out_channels == 4  # the release keeps the kernel attention
+    _randomize(dense)
+    fdw = FDConv(32, 24, 3, padding=1, kernel_num=4).eval()
+    state = {key: value for key, value in dense.state_dict().items() if key != 'weight'}
+    state['dft_weight'] = conv_weight_to_dft_weight(dense.weight.detach())
+    fdw.load_state_dict(state, strict=True)
     x = torch.randn(2, 32, 6, 6, requires_grad=True)
-    layer(x).sum().backward()
-    assert _finite_grads(layer, x)
+    torch.testing.assert_close(dense(x), fdw(x), rtol=1e-5, atol=1e-6)
+    dense(x).sum().backward()
+    assert _finite_grads(dense, x)
+
+
+def test_linear_mode_stores_a_1x1_dense_weight_as_a_matrix():
+    layer = FDConv(32, 48, 1, kernel_num=4, convert_param=False, linear_mode=True)
+    assert layer.weight.shape == (48, 32)
+    assert FDConv(32, 48, 1, kernel_num=4, linear_mode=True).dft_weight.shape == (1, 48, 17, 2)
+    assert FDConv(8, 8, 3, linear_mode=True, convert_param=False).weight.shape == (8, 8, 3, 3)
+    layer(torch.randn(2, 32, 5, 5)).sum().backward()
+
+
+def test_param_reduction_keeps_the_lowest_frequencies_unscaled():
+    layer = FDConv(32, 32, 3, padding=1, kernel_num=4, param_reduction=0.25)
+    num = 96 * 49
+    assert layer.dft_weight.shape == (1, int(num * 0.25), 2)
+    assert layer.fdw_alpha == 1.0  # the release applies no alpha to a reduced weight
+    dense = torch.randn(32, 32, 3, 3)
+    layer.set_dense_weight(dense)
+    full = conv_weight_to_dft_weight(dense).reshape(-1, 2)
+    kept = frequency_order(96, 96)[:int(num * 0.25)]
+    torch.testing.assert_close(layer.dft_weight[0], full[kept])
 
 
 def test_deepcopy_and_reset_parameters():
@@ -675,11 +749,19 @@ INVALID_OPTIONS = [
     ('fbm_cfg has unknown keys', dict(fbm_cfg=dict(kk=1))),
     ('k_list', dict(fbm_cfg=dict(k_list=[]))),
     ('k_list', dict(fbm_cfg=dict(k_list=[2, -4]))),
-    ('lowfreq_att', dict(fbm_cfg=dict(lowfreq_att='no'))),
-    ('act', dict(fbm_cfg=dict(act='relu'))),
-    ('spatial_group', dict(fbm_cfg=dict(spatial_group=0))),
-    ('spatial_kernel', dict(fbm_cfg=dict(spatial_kernel=2))),
-    ('init', dict(fbm_cfg=dict(init='ones'))),
+    ('lowfreq_att', dict(fbm_cfg=dict(k_list=[2], lowfreq_att='no'))),
+    ('act', dict(fbm_cfg=dict(k_list=[2], act='relu'))),
+    ('spatial_group', dict(fbm_cfg=dict(k_list=[2], spatial_group=0))),
+    ('spatial_kernel', dict(fbm_cfg=dict(k_list=[2], spatial_kernel=2))),
+    ('init', dict(fbm_cfg=dict(k_list=[2], init='ones'))),
+    ('spatial', dict(fbm_cfg=dict(k_list=[2], spatial='attn'))),
+    ('max_size', dict(fbm_cfg=dict(k_list=[2], max_size=64))),
+    ('k_list', dict(fbm_cfg=dict(act='tanh'))),  # the release would then use k_list=[2]
+    ('spatial_freq_decompose', dict(spatial_freq_decompose=True)),
+    ('ksm_only_kernel_att=True', dict(ksm_global_act='softmax')),
+    ('convert_param=True', dict(convert_param=False, param_reduction=0.5)),
+    ('linear_mode', dict(linear_mode='no')),
+    ('use_fdconv_if_stride_in', dict(use_fdconv_if_stride_in=2)),
 ]
 
 
@@ -700,8 +782,15 @@ def test_layer_dependent_invalid_values_fail_at_build_time():
     with pytest.raises(ValueError, match='kernel_num'):
         FDConv(17, 17, 1, kernel_num=17 * 9 + 1)  # 17 x 9 coefficients
     with pytest.raises(ValueError, match='spatial_group'):
-        FDConv(18, 18, 3, padding=1, fbm_cfg=dict(spatial_group=4))
+        FDConv(18, 18, 3, padding=1, fbm_cfg=dict(k_list=[2, 4, 8], spatial_group=4))
     with pytest.raises(ValueError, match='use_fbm_if_k_in'):
         FDLinear(32, 32, use_fbm_if_k_in=[1, 3])
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match='linear_mode'):
+        FDConv(32, 32, 3, padding=1, convert_param=False, linear_mode=True)
+    with pytest.raises(ValueError, match='padding_mode'):
+        FDConv(32, 32, 3, padding=1, padding_mode='reflect')
+    assert FDConv(8, 8, 3, padding=1, padding_mode='reflect').padding_mode == 'reflect'
+    with pytest.raises(ValueError, match='kernel_num'):  # 96 x 49 coefficients, 10% kept
+        FDConv(32, 32, 3, kernel_num=471, param_reduction=0.1)
+    with pytest.raises(TypeError, match='kernel_nums'):
         FDConv(32, 32, 3, kernel_nums=4)  # a misspelt option name
