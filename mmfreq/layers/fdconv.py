@@ -34,19 +34,20 @@ import math
 from typing import Callable, Optional, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .fdconv_autograd import LocallyModulatedWeight, fdw_spectrum
+from .fdconv_autograd import (DynamicLayerSpec, RecomputedDynamicLayer, dynamic_layer_forward,
+                              modulated_weight)
 from .fdconv_options import (FDConvOptions, option_default, options_doc, options_signature,
                              resolve_fdconv_options)
 from .fourier_disjoint import (conv_weight_to_dft_weight, fourier_disjoint_groups, full_spectrum,
-                               matrix_to_conv_weight, num_kept_coefficients,
+                               num_kept_coefficients,
                                num_rfft2_coefficients)
 from .frequency_band_modulation import FrequencyBandModulation
 from .kernel_spatial_modulation import KernelSpatialModulationGlobal, KernelSpatialModulationLocal
+from .per_sample_conv import conv_output_size, explicit_padding
 
-__all__ = ['FDConv', 'FDLinear', 'uses_fdconv', 'fdw_scale', 'per_sample_conv2d']
+__all__ = ['FDConv', 'FDLinear', 'uses_fdconv', 'fdw_scale']
 
 _IntPair = Union[int, Tuple[int, int]]
 # fbm_cfg keys the release accepts and never reads
@@ -70,35 +71,6 @@ def fdw_scale(in_channels: int, out_channels: int, kernel_num: int, param_ratio:
     if param_reduction < 1:
         return 1.0
     return min(in_channels, out_channels) // 2 * kernel_num * param_ratio / param_reduction
-
-
-def per_sample_conv2d(x: torch.Tensor, weight: torch.Tensor, stride: Tuple[int, int],
-                      padding: Union[str, Tuple[int, int]],
-                      dilation: Tuple[int, int]) -> torch.Tensor:
-    """Convolve every sample with its own weight.
-
-    x ``(B, in, H, W)``; weight ``(B, out, k, k, in)`` (kernel-position-major: contiguous, it is the
-    channels-last layout of a conv weight, used as such without a copy where the weight is larger
-    than the input); result ``(B, out, H', W')`` (strided). One grouped conv over the batch
-    (groups = B); a 1x1 kernel without padding is a batched matrix product.
-    """
-    batch, in_channels, height, width = x.shape
-    out_channels, k_h, k_w = weight.shape[1], weight.shape[2], weight.shape[3]
-    if k_h == 1 and k_w == 1 and (padding == (0, 0) or padding == 'valid'):
-        x = x[:, :, ::stride[0], ::stride[1]]
-        out_h, out_w = x.shape[-2:]
-        out = torch.matmul(weight.reshape(batch, out_channels, in_channels),
-                           x.reshape(batch, in_channels, out_h * out_w))
-        return out.view(batch, out_channels, out_h, out_w)
-    conv_weight = weight.permute(0, 1, 4, 2, 3)  # (B, out, in, k, k), channels-last strides
-    if weight.numel() <= x.numel():  # small weight: standard layout, keeps the input layout
-        conv_weight = conv_weight.contiguous()
-    if batch == 1:
-        return F.conv2d(x, conv_weight[0], None, stride, padding, dilation)
-    out = F.conv2d(x.reshape(1, batch * in_channels, height, width),
-                   conv_weight.reshape(batch * out_channels, in_channels, k_h, k_w), None, stride,
-                   padding, dilation, groups=batch)
-    return out.view(batch, out_channels, *out.shape[-2:])
 
 
 class _FrequencyDynamicMixin:
@@ -196,63 +168,71 @@ class _FrequencyDynamicMixin:
     def _parameter_device(self) -> torch.device:
         return next(self.parameters()).device
 
+    def _dft_weight(self) -> torch.Tensor:
+        """The full ``(P, d1, d2 // 2 + 1, 2)`` Fourier weight: ``dft_weight`` (a reduced one
+        placed at its frequencies), or the FDW of the dense weight (``convert_param=False``)."""
+        out_channels, in_channels, k, _ = self._fd_weight_shape()
+        if self.is_fdw:
+            return full_spectrum(self.dft_weight, out_channels * k, in_channels * k)
+        return conv_weight_to_dft_weight(self._dense_weight(), self.param_ratio)
+
+    def _layer_spec(self, filter_to_output: bool, **geometry) -> DynamicLayerSpec:
+        out_channels, in_channels, k, _ = self._fd_weight_shape()
+        return DynamicLayerSpec(
+            out_channels, in_channels, k, self.fdw_group_index,
+            None if self.KSM_Local is None else self.KSM_Local.act, filter_to_output,
+            **geometry)
+
     def fdw_weight(self, kernel_attention: Optional[torch.Tensor]) -> torch.Tensor:
         """The FDW weight for a kernel attention ``(B, kernel_num * param_ratio)`` (``None``: 1),
-        before KSM: ``(B, out, in, k, k)`` (a view of the ``d1 x d2`` matrices), float32."""
+        before KSM: ``(B, out, in, k, k)``, float32."""
         out_channels, in_channels, k, _ = self._fd_weight_shape()
-        return matrix_to_conv_weight(self._fdw_matrices(kernel_attention), out_channels,
-                                     in_channels, k)
-
-    def _fdw_matrices(self, kernel_attention: Optional[torch.Tensor]) -> torch.Tensor:
-        out_channels, in_channels, k, _ = self._fd_weight_shape()
-        d1, d2 = out_channels * k, in_channels * k
-        # irfft2 with norm='forward' (no 1/(d1*d2) pass); that factor goes into the small scale
-        alpha = self.fdw_alpha / (d1 * d2)
+        alpha = self.fdw_alpha / (out_channels * k * in_channels * k)
         scale = None
         if kernel_attention is not None:
             scale = kernel_attention.reshape(-1, self.param_ratio, self.kernel_num) * alpha
         with torch.autocast(device_type=self.fdw_group_index.device.type, enabled=False):
-            if self.is_fdw:
-                dft_weight = full_spectrum(self.dft_weight, d1, d2)
-            else:
-                dft_weight = conv_weight_to_dft_weight(self._dense_weight(), self.param_ratio)
-            spectrum = fdw_spectrum(dft_weight, scale, self.fdw_group_index)
-            if scale is None:
-                spectrum = spectrum * alpha
-            return torch.fft.irfft2(spectrum, s=(d1, d2), norm='forward')
+            weight = modulated_weight(self._layer_spec(False), self._dft_weight(), scale,
+                                      torch.ones(()), None, None, alpha)
+        return weight.permute(0, 1, 4, 2, 3)
 
-    def _dynamic_weight(self, pooled: torch.Tensor, filter_to_output: bool):
-        """Per-sample weights from the pooled input ``(B, in, 1, 1)``.
-
-        Returns ``(weight, filter)``: ``weight`` ``(B, out, k, k, in)`` (kernel-position-major,
-        float32) and the filter factor ``(B, out)`` still to apply to the output (``None`` where
-        folded into the weight or absent). The spatial and channel factors (and the local map's
-        constant) form a small ``(B, 1, k, k, in)`` factor that costs nothing extra to apply.
-        """
+    def _dynamic_forward(self, x: torch.Tensor, pooled: torch.Tensor,
+                         spec: DynamicLayerSpec) -> torch.Tensor:
+        """The layer output for the conv input ``x`` (FDLinear: tokens ``(B, T, in)``) and its
+        global average pool ``pooled`` ``(B, in, 1, 1)``: the small per-sample factors from KSM,
+        then everything weight-sized in :func:`dynamic_layer_forward`, or in one
+        :class:`RecomputedDynamicLayer` node that regenerates it for backward."""
         batch = pooled.shape[0]
         out_channels, in_channels, k, _ = self._fd_weight_shape()
+        d1, d2 = out_channels * k, in_channels * k
         factors = self.KSM_Global(pooled)
         compute = torch.float64 if pooled.dtype == torch.float64 else torch.float32
+        # irfft2 with norm='forward' (no 1/(d1*d2) pass); that factor goes into the small scale
+        alpha = self.fdw_alpha / (d1 * d2)
         with torch.autocast(device_type=pooled.device.type, enabled=False):
-            matrices = self._fdw_matrices(factors.kernel)  # (B, d1, d2), (o, kh, i, kw)
-            base = matrices.view(-1, out_channels, k, in_channels, k).transpose(-1, -2)
-            small = base.new_ones(batch, 1, k, k, in_channels)
+            scale = None
+            if factors.kernel is not None:
+                scale = factors.kernel.reshape(-1, self.param_ratio, self.kernel_num) * alpha
+            # the spatial and channel factors and the local map's constant form one small
+            # (B, 1, k, k, in) factor; each full-size multiply is one pass over the weight
+            small = torch.ones(batch, 1, k, k, in_channels, dtype=compute, device=pooled.device)
             if factors.spatial is not None:
                 small = small * factors.spatial.to(compute).view(batch, 1, k, k, 1)
             if factors.channel is not None:
                 small = small * factors.channel.to(compute).view(batch, 1, 1, 1, in_channels)
+            local_weight = windows = None
             if self.KSM_Local is not None:
+                small = small * self.KSM_Local.constant
                 local_weight, windows = self.KSM_Local.factors(pooled.flatten(1).to(compute))
-                weight = LocallyModulatedWeight.apply(local_weight, windows,
-                                                      small * self.KSM_Local.constant, base,
-                                                      self.KSM_Local.act)
-            else:
-                weight = (base * small).contiguous()
-            filt = factors.filter
-            if filt is not None and not filter_to_output:
-                weight = weight * filt.to(compute).view(batch, out_channels, 1, 1, 1)
-                filt = None
-        return weight, filt
+            filt = None if factors.filter is None else factors.filter.to(compute)
+        map_weight = map_bias = None
+        if getattr(self, 'FBM', None) is not None:
+            map_weight, map_bias = self.FBM.map_parameters()
+        tensors = (x, map_weight, map_bias, self._dft_weight(), scale, small, local_weight,
+                   windows, filt, self.bias)
+        if self.fd_options.recompute and torch.is_grad_enabled():
+            return RecomputedDynamicLayer.apply(spec, alpha, *tensors)
+        return dynamic_layer_forward(spec, alpha, *tensors)
 
     def _fd_extra_repr(self, fallback: str) -> str:
         if not self.is_fdconv:
@@ -328,24 +308,21 @@ class FDConv(_FrequencyDynamicMixin, nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.is_fdconv:
             return super().forward(x)
-        batch, _, height, width = x.shape
-        out_channels, in_channels, k, _ = self._fd_weight_shape()
+        height, width = x.shape[-2:]
+        k = self.kernel_size[0]
         memory_format = (torch.channels_last if not x.is_contiguous()
                          and x.is_contiguous(memory_format=torch.channels_last)
                          else torch.contiguous_format)
-        pooled = x.mean(dim=(2, 3), keepdim=True)
+        padding = explicit_padding(self.padding, k, self.dilation)
+        out_h, out_w = conv_output_size((height, width), k, self.stride, padding, self.dilation)
+        fbm = {}
         if self.FBM is not None:
-            x = self.FBM(x)
+            fbm = dict(masks=self.FBM.band_masks(height, width), map_groups=self.FBM.spatial_group,
+                       map_act=self.FBM.act, lowfreq_att=self.FBM.lowfreq_att)
         # the filter factor goes on the output when that is smaller than the weight
-        out_h, out_w = _conv_output_size((height, width), k, self.stride, self.padding,
-                                         self.dilation)
-        filter_to_output = out_h * out_w < in_channels * k * k
-        weight, filt = self._dynamic_weight(pooled, filter_to_output)
-        out = per_sample_conv2d(x, weight.to(x.dtype), self.stride, self.padding, self.dilation)
-        if filt is not None:
-            out = out * filt.view(batch, out_channels, 1, 1).to(out.dtype)
-        if self.bias is not None:
-            out = out + self.bias.view(1, -1, 1, 1).to(out.dtype)
+        spec = self._layer_spec(out_h * out_w < self.in_channels * k * k, stride=self.stride,
+                                padding=padding, dilation=self.dilation, **fbm)
+        out = self._dynamic_forward(x, x.mean(dim=(2, 3), keepdim=True), spec)
         return out.contiguous(memory_format=memory_format)
 
     def extra_repr(self) -> str:
@@ -412,26 +389,12 @@ class FDLinear(_FrequencyDynamicMixin, nn.Linear):
         batch, num_tokens, _ = tokens.shape
         pooled = tokens.mean(dim=1).view(batch, self.in_features, 1, 1)
         # filter factor on the output tokens when they are fewer than the weight's rows' length
-        filter_to_output = num_tokens < self.in_features
-        weight, filt = self._dynamic_weight(pooled, filter_to_output)
-        weight = weight.view(batch, self.out_features, self.in_features).to(tokens.dtype)
-        out = torch.bmm(tokens, weight.transpose(1, 2))  # (B, T, out)
-        if filt is not None:
-            out = out * filt.view(batch, 1, self.out_features).to(out.dtype)
-        if self.bias is not None:
-            out = out + self.bias.to(out.dtype)
+        spec = self._layer_spec(num_tokens < self.in_features, linear=True)
+        out = self._dynamic_forward(tokens, pooled, spec)
         return out.reshape(*leading, self.out_features)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + self._fd_extra_repr('linear')
-
-
-def _conv_output_size(size: Tuple[int, int], kernel: int, stride, padding, dilation):
-    if isinstance(padding, str):
-        return size if padding == 'same' else tuple(
-            (s - dilation[i] * (kernel - 1) - 1) // stride[i] + 1 for i, s in enumerate(size))
-    return tuple((s + 2 * padding[i] - dilation[i] * (kernel - 1) - 1) // stride[i] + 1
-                 for i, s in enumerate(size))
 
 
 for _layer in (FDConv, FDLinear):

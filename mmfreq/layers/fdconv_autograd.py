@@ -8,14 +8,19 @@ backward needs and write gradients in the layout their consumers read. Their eff
 ``python benchmarks/bench_fdconv.py`` (time and saved memory next to ``nn.Conv2d``); their
 gradients are checked against autograd by ``gradcheck`` in ``tests/layers/test_fdconv.py``.
 """
-from typing import Optional
+from dataclasses import dataclass
+from typing import Optional, Tuple
 
 import torch
 
 from .fourier_disjoint import fft_dtype
+from .frequency_band_modulation import band_maps, band_modulate
 from .kernel_spatial_modulation import local_logits
+from .per_sample_conv import (per_sample_conv2d, per_sample_conv2d_backward, per_sample_linear,
+                              per_sample_linear_backward)
 
-__all__ = ['GroupScaledSpectrum', 'LocallyModulatedWeight', 'fdw_spectrum']
+__all__ = ['GroupScaledSpectrum', 'LocallyModulatedWeight', 'RecomputedDynamicLayer',
+           'DynamicLayerSpec', 'fdw_spectrum', 'modulated_weight', 'dynamic_layer_forward']
 
 
 class GroupScaledSpectrum(torch.autograd.Function):
@@ -81,31 +86,25 @@ def fdw_spectrum(dft_weight: torch.Tensor, scale: Optional[torch.Tensor],
 
 
 class LocallyModulatedWeight(torch.autograd.Function):
-    """``weight = act(local_weight @ windows^T) * small * base`` in the kernel-position-major
-    layout ``(B, out, k, k, in)``, where ``act`` is the ``KSM_Local`` map without its constant
-    (sigmoid, or ``1 + tanh``), ``small`` ``(B, 1, k, k, in)`` the spatial and channel factors and
-    ``base`` the FDW weight (any strides; the transposed view of the ``d1 x d2`` matrices).
+    """``weight = map(local_weight @ windows^T) * small * base`` in the kernel-position-major
+    layout ``(B, out, k, k, in)``, where ``map`` is the ``KSM_Local`` map without its constant
+    (``sigmoid``, or ``1 + tanh``), ``small`` ``(B, 1, k, k, in)`` the spatial and channel factors
+    and ``base`` the per-sample FDW weight (any strides; the transposed view of the ``d1 x d2``
+    matrices).
 
-    One node instead of autograd's chain: the forward keeps only the activated map (written over
-    its logits) and ``base``; the backward writes the gradient of ``base`` straight into
-    ``base``'s own memory layout (so the inverse FFT's adjoint reads it contiguously) and forms
-    the other gradients without weight-sized temporaries beyond one.
+    One node instead of autograd's chain: the forward keeps only the map (written over its logits)
+    and ``base``; the backward writes the gradient of ``base`` straight into ``base``'s own memory
+    layout (so the inverse FFT's adjoint reads it contiguously) and forms the other gradients
+    without weight-sized temporaries beyond one. With ``a`` the stored map, its derivative is
+    ``a * (1 - a)`` (sigmoid) or ``a * (2 - a)`` (``1 + tanh``).
     """
 
     @staticmethod
     def forward(ctx, local_weight, windows, small, base, act):
-        batch = windows.shape[0]
-        shape = (batch, *base.shape[1:])
-        activated = local_logits(local_weight, windows).view(shape)
-        weight = torch.empty(shape, dtype=base.dtype, device=base.device)
-        if act == 'tanh':
-            activated.tanh_()
-            torch.mul(base, small, out=weight)
-            weight.addcmul_(weight, activated)  # (1 + tanh) * small * base
-        else:
-            activated.sigmoid_()
-            torch.mul(activated, small, out=weight)
-            weight.mul_(base)
+        shape = (windows.shape[0], *base.shape[1:])
+        logits = local_logits(local_weight, windows).view(shape)
+        activated = logits.tanh_().add_(1.0) if act == 'tanh' else logits.sigmoid_()
+        weight = (activated * small).mul_(base)
         ctx.act = act
         ctx.save_for_backward(local_weight, windows, small, base, activated)
         return weight
@@ -114,34 +113,28 @@ class LocallyModulatedWeight(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         local_weight, windows, small, base, activated = ctx.saved_tensors
-        tanh = ctx.act == 'tanh'
         needs_local, needs_windows, needs_small, needs_base = ctx.needs_input_grad[:4]
         grad_local_weight = grad_windows = grad_small = grad_base = None
         if needs_base:
-            # d base = grad * map * small, computed contiguously, then copied into base's
-            # strides (one transposing copy, which the inverse FFT's adjoint needs anyway)
-            grad_base = torch.addcmul(grad, grad, activated) if tanh else grad * activated
-            grad_base.mul_(small)
-            if base.shape[0] != grad.shape[0]:  # a shared (dense) weight
-                grad_base = grad_base.sum(0, keepdim=True)
+            # d base = grad * map * small, written in base's strides (the transposing pass the
+            # inverse FFT's adjoint needs anyway)
             grad_base = torch.empty_strided(base.shape, base.stride(), dtype=grad.dtype,
-                                            device=grad.device).copy_(grad_base)
+                                            device=grad.device)
+            torch.mul(grad, activated, out=grad_base).mul_(small)
         if needs_local or needs_windows or needs_small:
             # d (map * small), then d map, then d logits in place; kernel-position-major
             grad_map = torch.empty(grad.shape, dtype=grad.dtype, device=grad.device)
             torch.mul(grad, base, out=grad_map)
             if needs_small:
-                if tanh:
-                    grad_small = grad_map.sum(1, keepdim=True) + torch.linalg.vecdot(
-                        grad_map, activated, dim=1).unsqueeze(1)
-                else:
-                    grad_small = torch.linalg.vecdot(grad_map, activated, dim=1).unsqueeze(1)
+                grad_small = torch.linalg.vecdot(grad_map, activated, dim=1).unsqueeze(1)
                 grad_small = grad_small.sum_to_size(small.shape)
             if needs_local or needs_windows:
                 grad_map.mul_(small)
-                backward = (torch.ops.aten.tanh_backward if tanh
-                            else torch.ops.aten.sigmoid_backward).grad_input
-                backward(grad_map, activated, grad_input=grad_map)
+                if ctx.act == 'tanh':  # d(1 + tanh) = a * (2 - a)
+                    grad_map.mul_(activated).mul_(2.0 - activated)
+                else:
+                    torch.ops.aten.sigmoid_backward.grad_input(grad_map, activated,
+                                                               grad_input=grad_map)
                 grad_logits = grad_map.view(grad.shape[0], -1, windows.shape[1])
                 if needs_local:
                     # (B, taps, in) @ (B, in, out*k*k): the long dimension last runs fastest
@@ -151,3 +144,173 @@ class LocallyModulatedWeight(torch.autograd.Function):
                     grad_windows = torch.bmm(local_weight.t().expand(grad.shape[0], -1, -1),
                                              grad_logits).transpose(1, 2)
         return grad_local_weight, grad_windows, grad_small, grad_base, None
+
+
+@dataclass(frozen=True)
+class DynamicLayerSpec:
+    """What a recomputing node needs to know of its layer besides the tensors it is given.
+
+    ``masks`` / ``map_groups`` / ``map_act`` / ``lowfreq_att`` describe FBM (``masks`` None: no
+    FBM); ``local_act`` the ``KSM_Local`` activation (None: no local map); ``linear``: FDLinear's
+    tokens ``(B, T, in)`` instead of a conv's maps.
+    """
+    out_channels: int
+    in_channels: int
+    kernel_size: int
+    group_index: torch.Tensor
+    local_act: Optional[str]
+    filter_to_output: bool
+    linear: bool = False
+    stride: Tuple[int, int] = (1, 1)
+    padding: Tuple[int, int] = (0, 0)
+    dilation: Tuple[int, int] = (1, 1)
+    masks: Optional[torch.Tensor] = None
+    map_groups: int = 1
+    map_act: str = 'sigmoid'
+    lowfreq_att: bool = False
+
+
+def modulated_weight(spec: DynamicLayerSpec, dft_weight, scale, small, local_weight, windows,
+                     alpha: float) -> torch.Tensor:
+    """Per-sample weights ``(B, out, k, k, in)`` (float32): the FDW of ``dft_weight`` under the
+    kernel attention ``scale`` ``(B, P, K)`` (None: 1, then times ``alpha``), modulated by the
+    local map and the small ``(B, 1, k, k, in)`` spatial x channel factor."""
+    out_channels, in_channels, k = spec.out_channels, spec.in_channels, spec.kernel_size
+    d1, d2 = out_channels * k, in_channels * k
+    spectrum = fdw_spectrum(dft_weight, scale, spec.group_index)
+    if scale is None:
+        spectrum = spectrum * alpha
+    matrices = torch.fft.irfft2(spectrum, s=(d1, d2), norm='forward')
+    base = matrices.view(-1, out_channels, k, in_channels, k).transpose(-1, -2)
+    if local_weight is None:
+        return (base * small).contiguous()
+    return LocallyModulatedWeight.apply(local_weight, windows, small, base, spec.local_act)
+
+
+def _layer_input_and_weight(spec, alpha, x, map_weight, map_bias, dft_weight, scale, small,
+                            local_weight, windows, filt, fold_filter):
+    """The conv input (after FBM) and the per-sample weight in the conv's dtype."""
+    if spec.masks is not None:
+        maps = band_maps(x, map_weight, map_bias, spec.map_groups, spec.map_act)
+        x = band_modulate(x, maps, spec.masks, spec.lowfreq_att)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        weight = modulated_weight(spec, dft_weight, scale, small, local_weight, windows, alpha)
+        if filt is not None and fold_filter:
+            weight = weight * filt.to(weight.dtype).view(*filt.shape, 1, 1, 1)
+    return x, weight.to(x.dtype)
+
+
+class RecomputedDynamicLayer(torch.autograd.Function):
+    """The whole dynamic layer (FBM, per-sample weight, per-sample conv or linear map, filter
+    factor, bias) as one node that keeps only its input and the small per-sample factors.
+
+    Forward as the layer; backward regenerates FBM's bands and the per-sample weight from what it
+    kept (one more FBM and weight generation, no second conv), forms the conv's input and weight
+    gradients itself and back-propagates them through the regenerated graph: the same operations
+    on the same values as autograd's backward of :func:`dynamic_layer_forward`, so the gradients
+    are identical. Saved for backward: the layer input, ``dft_weight`` (a parameter), tensors of
+    size ``B x (in + out + k*k + n)`` and, where the filter factor is applied to the output, the
+    conv output before it; instead of two or three ``B x out x in x k x k`` weights and FBM's
+    bands.
+    """
+
+    @staticmethod
+    def forward(ctx, spec, alpha, x, map_weight, map_bias, dft_weight, scale, small,
+                local_weight, windows, filt, bias):
+        autocast = (x.device.type, torch.is_autocast_enabled(x.device.type),
+                    torch.get_autocast_dtype(x.device.type))
+        out, conv_out = _dynamic_layer_forward(spec, alpha, x, map_weight, map_bias, dft_weight,
+                                               scale, small, local_weight, windows, filt, bias)
+        ctx.spec, ctx.alpha, ctx.autocast = spec, alpha, autocast
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(x, map_weight, map_bias, dft_weight, scale, small, local_weight,
+                              windows, filt, conv_out)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        spec = ctx.spec
+        *saved, conv_out = ctx.saved_tensors
+        needs = ctx.needs_input_grad[2:11]
+        inputs = [None if t is None else t.detach().requires_grad_(need)
+                  for t, need in zip(saved, needs)]
+        device_type, autocast_enabled, autocast_dtype = ctx.autocast
+        with torch.enable_grad(), torch.autocast(device_type, autocast_dtype,
+                                                 enabled=autocast_enabled):
+            layer_input, weight = _layer_input_and_weight(
+                spec, ctx.alpha, *inputs, fold_filter=not spec.filter_to_output)
+        filt = inputs[-1]
+        grad_bias = grad_filt = None
+        if ctx.has_bias and ctx.needs_input_grad[11]:
+            grad_bias = grad.sum(dim=(0, 1) if spec.linear else (0, 2, 3))
+        grad_conv = grad
+        if conv_out is not None:  # the filter factor was applied to the output
+            filt_view = _output_view(spec, filt.detach()).to(grad.dtype)
+            if needs[-1]:
+                grad_filt = (grad * conv_out).sum(dim=1 if spec.linear else (2, 3))
+                grad_filt = grad_filt.to(filt.dtype)
+            grad_conv = grad * filt_view
+        # the conv ran in autocast's dtype where autocast was on: its gradients do too
+        conv_dtype = autocast_dtype if autocast_enabled else weight.dtype
+        conv_input, conv_weight = layer_input.detach(), weight.detach()
+        if spec.linear:
+            grad_input, grad_weight = per_sample_linear_backward(
+                grad_conv.to(conv_dtype), conv_input.to(conv_dtype),
+                conv_weight.reshape(weight.shape[0], spec.out_channels, -1).to(conv_dtype),
+                input_grad=needs[0])
+        else:
+            grad_input, grad_weight = per_sample_conv2d_backward(
+                grad_conv.to(conv_dtype), conv_input.to(conv_dtype), conv_weight.to(conv_dtype),
+                spec.stride, spec.padding, spec.dilation, input_grad=needs[0])
+        if grad_input is not None:
+            grad_input = grad_input.to(layer_input.dtype)
+        grad_weight = grad_weight.reshape(weight.shape).to(weight.dtype)
+        outputs, output_grads = [weight], [grad_weight]
+        if grad_input is not None and spec.masks is not None:  # through FBM
+            outputs.append(layer_input)
+            output_grads.append(grad_input)
+        wanted = [t for t in inputs if t is not None and t.requires_grad]
+        found = iter(torch.autograd.grad(outputs, wanted, output_grads, allow_unused=True))
+        input_grads = [next(found) if t is not None and t.requires_grad else None
+                       for t in inputs]
+        if needs[0] and spec.masks is None:  # no FBM: the conv input is the layer input
+            input_grads[0] = grad_input
+        if grad_filt is not None:
+            input_grads[-1] = grad_filt
+        return (None, None, *input_grads, grad_bias)
+
+
+def dynamic_layer_forward(spec: DynamicLayerSpec, alpha: float, x, map_weight, map_bias,
+                          dft_weight, scale, small, local_weight, windows, filt, bias):
+    """The dynamic layer's output from its input and small per-sample factors (with autograd
+    recording everything; :class:`RecomputedDynamicLayer` is the memory-lean node)."""
+    return _dynamic_layer_forward(spec, alpha, x, map_weight, map_bias, dft_weight, scale, small,
+                                  local_weight, windows, filt, bias)[0]
+
+
+def _dynamic_layer_forward(spec, alpha, x, map_weight, map_bias, dft_weight, scale, small,
+                           local_weight, windows, filt, bias):
+    """``(output, conv output before the filter factor if that is applied to the output)``."""
+    layer_input, weight = _layer_input_and_weight(
+        spec, alpha, x, map_weight, map_bias, dft_weight, scale, small, local_weight, windows,
+        filt, fold_filter=not spec.filter_to_output)
+    out = conv_out = _apply(spec, layer_input, weight)
+    if filt is not None and spec.filter_to_output:
+        out = out * _output_view(spec, filt).to(out.dtype)
+    else:
+        conv_out = None
+    if bias is not None:
+        out = out + _output_view(spec, bias[None]).to(out.dtype)
+    return out, conv_out
+
+
+def _apply(spec: DynamicLayerSpec, layer_input, weight):
+    if spec.linear:
+        return per_sample_linear(layer_input, weight.view(weight.shape[0], spec.out_channels, -1))
+    return per_sample_conv2d(layer_input, weight, spec.stride, spec.padding, spec.dilation)
+
+
+def _output_view(spec: DynamicLayerSpec, factor: torch.Tensor) -> torch.Tensor:
+    """A ``(B, out)`` factor shaped to multiply the output."""
+    return factor.unsqueeze(1) if spec.linear else factor[..., None, None]

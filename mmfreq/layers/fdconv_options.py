@@ -175,6 +175,9 @@ FDCONV_OPTIONS: Tuple[Option, ...] = (
            'weight and take its Fourier weight in every forward (same function)', _flag),
     Option('linear_mode', False, 'with convert_param=False and a 1x1 kernel: the dense weight is '
            'stored as (out, in), as in the release; no effect otherwise', _flag),
+    Option('recompute', True, 'mmfreq only, the function is the same either way: keep only the '
+           'input and small per-sample factors for backward and regenerate FBM bands and '
+           'per-sample weights there (False: keep them, more memory, less time)', _flag),
     Option('fbm_cfg', None, 'FBM options (below; None: all defaults); a given dict must name '
            'k_list, the other keys default as listed', lambda name, value: resolve_fbm_cfg(value)),
 )

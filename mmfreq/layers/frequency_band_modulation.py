@@ -34,7 +34,7 @@ from torch import nn
 from .fourier_disjoint import fft_dtype, rfft2_chebyshev_frequency
 
 __all__ = ['FrequencyBandModulation', 'low_pass_masks', 'resize_masks', 'band_map_activation',
-           'CUTOFF_EPSILON']
+           'band_maps', 'band_modulate', 'CUTOFF_EPSILON']
 
 CUTOFF_EPSILON = 1e-8
 MAP_INIT_STD = 1e-6
@@ -112,35 +112,56 @@ class FrequencyBandModulation(nn.Module):
         """Low-pass masks for an ``h x w`` input: bool ``(len(k_list), h, w // 2 + 1)``."""
         return resize_masks(self.cached_masks, (h, w // 2 + 1))
 
+    def map_parameters(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The band-map convs as one grouped conv: weight ``(G * n, C / G, k, k)`` and bias
+        ``(G * n,)``, output channel ``g * n + i`` being map ``i`` of group ``g``.
+
+        The convs are concatenated along dim 0 (then reordered when G > 1), so every conv's
+        weight gradient has the parameter's own contiguous strides, as DDP's buckets expect."""
+        convs = self.freq_weight_conv_list
+        weight = torch.cat([conv.weight for conv in convs])
+        bias = torch.cat([conv.bias for conv in convs])
+        if self.spatial_group > 1:  # (i, g) order -> (g, i) order
+            order = torch.arange(weight.shape[0], device=weight.device)
+            order = order.view(len(convs), self.spatial_group).t().flatten()
+            weight, bias = weight[order], bias[order]
+        return weight, bias
+
     def band_maps(self, x: torch.Tensor) -> torch.Tensor:
         """All modulation maps: ``(B, num_maps, spatial_group, h, w)``; map ``i`` is
         ``act(freq_weight_conv_list[i](x))``."""
-        convs = self.freq_weight_conv_list
-        if self.spatial_group == 1:
-            # one conv for all maps; concatenating along dim 0 gives every weight a gradient with
-            # the parameter's own (contiguous) strides, as DDP's gradient buckets expect
-            weight = torch.cat([conv.weight for conv in convs])
-            bias = torch.cat([conv.bias for conv in convs])
-            logits = F.conv2d(x, weight, bias, padding=convs[0].padding).unsqueeze(2)
-        else:
-            logits = torch.stack([conv(x) for conv in convs], dim=1)  # (B, n, G, h, w)
-        return band_map_activation(logits, self.act, group_dim=2)
+        return band_maps(x, *self.map_parameters(), self.spatial_group, self.act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, channels, h, w = x.shape
-        groups = self.spatial_group
-        maps = self.band_maps(x)  # (B, num_maps, G, h, w)
-        masks = self.band_masks(h, w)  # (n, h, w // 2 + 1)
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            x_fft_in = x.to(fft_dtype(x.dtype))
-            maps = maps.to(x_fft_in.dtype).unsqueeze(3)  # (B, num_maps, G, 1, h, w)
-            spectrum = torch.fft.rfft2(x_fft_in, norm='ortho')
-            prev, out = x_fft_in, None
-            for band, mask in enumerate(masks):  # one inverse transform per band (k_list)
-                low = torch.fft.irfft2(spectrum * mask, s=(h, w), norm='ortho')
-                part = (prev - low).reshape(batch, groups, -1, h, w) * maps[:, band]
-                out = part if out is None else out + part
-                prev = low
-            low = prev.reshape(batch, groups, -1, h, w)
-            out = out + (low * maps[:, -1] if self.lowfreq_att else low)
-        return out.reshape(batch, channels, h, w).to(x.dtype)
+        return band_modulate(x, self.band_maps(x), self.band_masks(*x.shape[-2:]),
+                             self.lowfreq_att)
+
+
+def band_maps(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, groups: int,
+              act: str) -> torch.Tensor:
+    """Band maps ``(B, n, G, h, w)`` from the grouped map conv (:meth:`FrequencyBandModulation.
+    map_parameters`) applied to ``x`` ``(B, C, h, w)``."""
+    logits = F.conv2d(x, weight, bias, padding=weight.shape[-1] // 2, groups=groups)
+    logits = logits.unflatten(1, (groups, -1)).transpose(1, 2)
+    return band_map_activation(logits, act, group_dim=2)
+
+
+def band_modulate(x: torch.Tensor, maps: torch.Tensor, masks: torch.Tensor,
+                  lowfreq_att: bool) -> torch.Tensor:
+    """FBM of ``x`` ``(B, C, h, w)`` with maps ``(B, n, G, h, w)`` and low-pass masks
+    ``(len(k_list), h, w // 2 + 1)`` (module docstring); bands in float32, output in x's dtype."""
+    batch, channels, h, w = x.shape
+    groups = maps.shape[2]
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        x_fft_in = x.to(fft_dtype(x.dtype))
+        maps = maps.to(x_fft_in.dtype).unsqueeze(3)  # (B, num_maps, G, 1, h, w)
+        spectrum = torch.fft.rfft2(x_fft_in, norm='ortho')
+        prev, out = x_fft_in, None
+        for band, mask in enumerate(masks):  # one inverse transform per band (k_list)
+            low = torch.fft.irfft2(spectrum * mask, s=(h, w), norm='ortho')
+            part = (prev - low).reshape(batch, groups, -1, h, w) * maps[:, band]
+            out = part if out is None else out + part
+            prev = low
+        low = prev.reshape(batch, groups, -1, h, w)
+        out = out + (low * maps[:, -1] if lowfreq_att else low)
+    return out.reshape(batch, channels, h, w).to(x.dtype)
