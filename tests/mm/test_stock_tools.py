@@ -1,4 +1,4 @@
-"""The stock train/test tools of mmseg, mmdet and mmrotate run on mmfreq configs (issue 2):
+"""The stock train/test tools of mmseg, mmdet and mmrotate run on mmfreq configs:
 training, checkpoint, resume with iteration and optimizer state, evaluation, 2-process DDP."""
 import math
 
