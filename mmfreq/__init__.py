@@ -1,8 +1,9 @@
 """mmfreq: FDConv and FDAM for the OpenMMLab stack.
 
-``import mmfreq`` applies the stack's compatibility fixes (:mod:`mmfreq.compat`) and registers
-every module in the mm registries (when mmengine is installed); ``mmfreq.layers`` is pure torch
-and usable on its own.
+``mmfreq.layers`` is pure torch and usable on its own. When mmengine is installed, ``import mmfreq``
+also applies the stack's compatibility fixes and safe checkpoint loading (:mod:`mmfreq.compat`)
+and registers mmfreq's modules in the registries of whichever of mmdet, mmseg and mmrotate are
+installed (:mod:`mmfreq.models`).
 """
 import importlib.util
 
@@ -11,6 +12,6 @@ from . import layers  # noqa: F401
 __version__ = '0.1.0'
 
 if importlib.util.find_spec('mmengine') is not None:
-    from . import compat
-    compat.apply()
-    from . import models  # noqa: F401,E402
+    from . import compat, models
+    compat.apply()  # before any codebase is imported (mmrotate needs its collections aliases)
+    models.register_installed()

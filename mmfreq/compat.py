@@ -1,24 +1,23 @@
-"""Compatibility of the pinned OpenMMLab stack with current Python and torch.
+"""Compatibility of the OpenMMLab stack with current Python and torch, and safe checkpoint loading.
 
-Applied once by ``import mmfreq`` (so stock tools get it through ``custom_imports``):
+Applied once by ``import mmfreq`` when mmengine is installed (so stock tools get it through their
+configs' ``custom_imports``):
 
 * mmrotate 1.0.0rc1 does ``from collections import Sequence`` (gone since Python 3.10).
-* torch >= 2.6 loads checkpoints with ``weights_only=True``. A stock mmengine checkpoint also
-  pickles ``builtins.getattr`` (``HistoryBuffer.__getstate__`` stores references to its own
-  statistics methods); allowing ``getattr`` would re-open arbitrary code execution. We make the
-  checkpoints we write free of those references and allow-list exactly the remaining types
-  (``HistoryBuffer`` and the numpy array types in its state).
+* Every checkpoint mmengine loads goes through :mod:`mmfreq.checkpoint` (``weights_only=True``,
+  URLs included; a refusal names the opt-in).
+* A stock mmengine checkpoint also pickles ``builtins.getattr`` (``HistoryBuffer.__getstate__``
+  stores references to its own statistics methods); allowing ``getattr`` would re-open arbitrary
+  code execution. We make the checkpoints we write free of those references and allow-list exactly
+  the remaining types (``HistoryBuffer`` and the numpy array types in its state).
 
-Loading a foreign checkpoint that needs more (e.g. one written by stock mmengine with its
-message hub) is an explicit opt-in: set ``MMFREQ_TRUST_CHECKPOINTS=1`` to load with
-``weights_only=False`` -- only for files from a source you trust.
+Loading a foreign checkpoint that needs more (e.g. one written by stock mmengine with its message
+hub) is the user's explicit opt-in, torch's own: ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``
+(docs/checkpoints.md).
 """
 import collections
 import collections.abc
-import functools
-import os
 
-TRUST_ENV = 'MMFREQ_TRUST_CHECKPOINTS'
 _applied = False
 
 
@@ -44,19 +43,8 @@ def checkpoint_safe_globals() -> list:
     return [HistoryBuffer, np.ndarray, np.dtype, _reconstruct, scalar, *dtype_classes]
 
 
-def _trusting_torch_load(load):
-
-    @functools.wraps(load)
-    def wrapper(*args, **kwargs):
-        if os.environ.get(TRUST_ENV) == '1':
-            kwargs['weights_only'] = False
-        return load(*args, **kwargs)
-
-    return wrapper
-
-
 def apply() -> None:
-    """Apply the compatibility fixes once (idempotent)."""
+    """Apply the fixes once (idempotent); needs mmengine."""
     global _applied
     if _applied:
         return
@@ -67,6 +55,8 @@ def apply() -> None:
 
     import torch
     from mmengine.logging import HistoryBuffer
+
+    from .checkpoint import register_mmengine_loaders
     HistoryBuffer.__getstate__ = _history_buffer_state
     torch.serialization.add_safe_globals(checkpoint_safe_globals())
-    torch.load = _trusting_torch_load(torch.load)
+    register_mmengine_loaders()

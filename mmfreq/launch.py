@@ -10,6 +10,7 @@ distributed runs use gloo (initialised here, before the Runner, whose own init w
 """
 import copy
 import importlib
+import importlib.util
 import os
 import runpy
 import subprocess
@@ -123,14 +124,44 @@ def _launcher_from_argv(argv) -> str:
     return 'none'
 
 
+def usage(tool: str) -> str:
+    checkpoint = 'CHECKPOINT ' if tool == 'test' else ''
+    return (f'usage: tools/{tool}.py CONFIG {checkpoint}[options]\n\n'
+            f"Runs the stock tools/{tool}.py of the config's codebase (its default_scope: "
+            f"{', '.join(SCOPES)})\nwith every option passed through; CONFIG comes first.")
+
+
+def installed_scopes() -> list:
+    return [scope for scope in SCOPES if importlib.util.find_spec(scope) is not None]
+
+
+def print_help(tool: str) -> None:
+    """Our usage line, then the help of the stock ``tool`` of every installed codebase."""
+    print(usage(tool))
+    for scope in installed_scopes():
+        script = stock_script(scope, tool)
+        print(f"\n--- options of {scope}'s stock tools/{tool}.py "
+              f"(configs with default_scope='{scope}') ---", flush=True)
+        sys.argv = [str(script), '--help']
+        try:
+            runpy.run_path(str(script), run_name='__main__')
+        except SystemExit:  # argparse exits after printing the help
+            pass
+        sys.stdout.flush()
+
+
 def run_stock_tool(tool: str, argv: list) -> None:
     """Run the stock ``tool`` ('train' or 'test') of the config's codebase with ``argv``."""
     import torch
 
     import mmfreq  # noqa: F401  (compat fixes and registrations before the stock imports)
+    if argv and argv[0] in ('-h', '--help'):
+        print_help(tool)
+        return
     if not argv or argv[0].startswith('-'):
-        raise SystemExit(f'usage: tools/{tool}.py CONFIG ' + ('' if tool == 'train' else 'CHECKPOINT ')
-                         + '[options of the stock tools/{tool}.py of the config\'s codebase]')
+        got = f'got {argv[0]!r}' if argv else 'got no arguments'
+        raise SystemExit(f"{usage(tool)}\n\ntools/{tool}.py: error: the first argument must be "
+                         f"the config file, which picks the stock tool; {got} (see --help)")
     script = stock_script(config_scope(argv[0]), tool)
     on_cpu = not torch.cuda.is_available()
     if on_cpu:

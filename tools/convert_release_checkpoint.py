@@ -9,11 +9,11 @@ What changes is described in ``mmfreq/models/checkpoint_conversion.py``. With ``
 converted weights are checked against the model built from that config (missing / unexpected
 keys, shape mismatches); on any difference nothing is written (exit status 2) unless ``--force``.
 
-SRC is read with torch's ``weights_only=True``; for a file that needs more (old pickled objects),
-and only if you trust its source, set ``MMFREQ_TRUST_CHECKPOINTS=1``.
+SRC is read with torch's ``weights_only=True``; a file that needs more (old pickled objects) is
+refused, and loads only with torch's opt-in ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``
+(docs/checkpoints.md).
 """
 import argparse
-import pickle
 import sys
 
 import torch
@@ -48,6 +48,8 @@ def build_model(config: str):
 def main(argv=None) -> int:
     args = parse_args(argv)
     import mmfreq  # noqa: F401  (checkpoint allow-list, registrations)
+    from mmfreq.checkpoint import UntrustedCheckpointError
+    from mmfreq.checkpoint import load as load_checkpoint
     from mmfreq.models.checkpoint_conversion import (MMDET2_TO_MMDET3_KEY_RENAMES,
                                                      compare_with_model,
                                                      convert_release_checkpoint)
@@ -57,11 +59,9 @@ def main(argv=None) -> int:
             raise ValueError(f'--rename must be REGEX=REPL, got {item!r}')
         renames.append(tuple(item.split('=', 1)))
     try:
-        checkpoint = torch.load(args.src, map_location='cpu')
-    except pickle.UnpicklingError as error:
-        print(f'{args.src} holds objects that a weights_only load refuses:\n{error}\n'
-              'If you trust its source, run again with MMFREQ_TRUST_CHECKPOINTS=1.',
-              file=sys.stderr)
+        checkpoint = load_checkpoint(args.src, map_location='cpu')
+    except UntrustedCheckpointError as error:
+        print(error, file=sys.stderr)
         return 1
     converted = convert_release_checkpoint(checkpoint, source=args.src, renames=renames,
                                            drop=args.drop, to_float32=not args.keep_half)

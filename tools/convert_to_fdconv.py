@@ -1,6 +1,5 @@
 #!/usr/bin/env python
-"""Convert a plain checkpoint to the FDConv layout (FDConv, CVPR 2025; SPEC.md "Pretrained
-conversion").
+"""Convert a plain checkpoint to the FDConv layout (FDConv, CVPR 2025).
 
     python tools/convert_to_fdconv.py --model-type {resnet,vit,swin,convnext} IN OUT
         [--param-ratio 1] [--use-fdconv-if-c-gt 16] [--use-fdconv-if-k-in 1 3]
@@ -12,11 +11,10 @@ replaced by its ``dft_weight``; everything else is copied. IN may be a bare stat
 torchvision's ``resnet50-*.pth``) or hold it under ``state_dict`` / ``model``; OUT keeps that
 container. KSM/FBM parameters are new: load OUT non-strictly (mmengine's ``Pretrained`` init does).
 
-IN is read with torch's ``weights_only=True``; for a file that needs more, and only if you trust its
-source, set ``MMFREQ_TRUST_CHECKPOINTS=1``.
+IN is read with torch's ``weights_only=True``; a file that needs more is refused, and loads only
+with torch's opt-in ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` (docs/checkpoints.md).
 """
 import argparse
-import pickle
 import sys
 
 import torch
@@ -36,14 +34,13 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    import mmfreq  # noqa: F401  (MMFREQ_TRUST_CHECKPOINTS handling of torch.load)
+    from mmfreq.checkpoint import UntrustedCheckpointError
+    from mmfreq.checkpoint import load as load_checkpoint
     from mmfreq.layers.fdconv_conversion import convert_checkpoint_to_fdconv
     try:
-        checkpoint = torch.load(args.src, map_location='cpu')
-    except pickle.UnpicklingError as error:
-        print(f'{args.src} holds objects that a weights_only load refuses:\n{error}\n'
-              'If you trust its source, run again with MMFREQ_TRUST_CHECKPOINTS=1.',
-              file=sys.stderr)
+        checkpoint = load_checkpoint(args.src, map_location='cpu')
+    except UntrustedCheckpointError as error:
+        print(error, file=sys.stderr)
         return 1
     converted, names = convert_checkpoint_to_fdconv(
         checkpoint, args.model_type, param_ratio=args.param_ratio,

@@ -12,6 +12,11 @@ MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 cd "$(dirname "$0")/.." || exit 1
 # the repository's .venv unless PYTHON says otherwise
 PYTHON=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python)}
+USAGE="usage: tools/dist_test.sh CONFIG CHECKPOINT GPUS [options of tools/test.py]"
+case "${1:-}" in
+  -h|--help) echo "$USAGE"; echo; exec "$PYTHON" tools/test.py --help ;;
+esac
+if [ $# -lt 3 ]; then echo "$USAGE (--help lists the options)" >&2; exit 2; fi
 
 PYTHONPATH="$(pwd):$PYTHONPATH" \
 "$PYTHON" -m torch.distributed.run \

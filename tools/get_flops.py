@@ -9,14 +9,10 @@ mmrotate). One multiply-add counts as one FLOP; FFTs and element-wise operators 
 listed at the end. See ``mmfreq/analysis/complexity.py``.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import DictAction
 
-from mmengine.config import DictAction  # noqa: E402
-
-from mmfreq.analysis.complexity import (DEFAULT_INPUT_HW, build_model,  # noqa: E402
+from mmfreq.analysis.complexity import (DEFAULT_INPUT_HW, build_model,
                                         complexity_breakdown, format_count, load_config,
                                         task_of)
 

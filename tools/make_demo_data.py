@@ -5,24 +5,16 @@
                                    [--num-train N] [--num-val N] [--size S] [--seed 0]
 
 Deterministic for a given seed; re-running overwrites the previous demo output. The
-generation lives in ``mmfreq/demo_data.py`` (numpy + OpenCV only); this script loads that file
-directly, so it works without importing torch or the OpenMMLab stack.
+generation lives in ``mmfreq/demo_data.py`` (numpy + OpenCV only).
 """
 import argparse
-import importlib.util
 import os.path as osp
 import sys
 import time
 
+from mmfreq import demo_data as demo
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
-
-def _load_demo_data():
-    path = osp.join(REPO, 'mmfreq', 'demo_data.py')
-    spec = importlib.util.spec_from_file_location('_mmfreq_demo_data', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def parse_args(argv=None, datasets=('ade20k', 'coco', 'dota')):
@@ -38,7 +30,6 @@ def parse_args(argv=None, datasets=('ade20k', 'coco', 'dota')):
 
 
 def main(argv=None):
-    demo = _load_demo_data()
     args = parse_args(argv, demo.DATASETS)
     out = osp.abspath(args.out)
     t0 = time.time()

@@ -15,10 +15,8 @@ import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mmfreq.analysis.complexity import model_complexity  # noqa: E402
-from mmfreq.analysis.paper_tables import (PAPER_TABLES, compute_table,  # noqa: E402
+from mmfreq.analysis.complexity import model_complexity
+from mmfreq.analysis.paper_tables import (PAPER_TABLES, compute_table,
                                           tables_markdown)
 
 

@@ -1,5 +1,46 @@
-"""OpenMMLab registrations of mmfreq's layers, backbones and necks."""
-from . import conv_layers, resnet_fdconv  # noqa: F401  (FDConv conv layer; ResNet-FDConv)
-from . import lsknet  # noqa: F401  (LSKNet backbone, mmrotate)
-from . import checkpoint_conversion, convnext, swin_fdconv  # noqa: F401  (mmdet)
-from . import deit3_fdam, layer_decay_optim, mit_fdam, vit_fdam  # noqa: F401  (mmseg FDAM)
+"""OpenMMLab registrations of mmfreq's layers, backbones and necks.
+
+``MODULES`` lists, per package, the modules of this folder that need it. :func:`register_installed`
+(called by ``import mmfreq``) imports those of every package that is installed and skips the
+others, so ``import mmfreq`` works with any subset of mmdet, mmseg and mmrotate (or none).
+"""
+import importlib
+import importlib.util
+import warnings
+
+# package -> modules registering into its registries (mmengine: the root registries, all scopes)
+MODULES = {
+    'mmengine': ('conv_layers', 'layer_decay_optim'),
+    'mmdet': ('resnet_fdconv', 'convnext', 'swin_fdconv'),
+    'mmseg': ('resnet_fdconv', 'vit_fdam', 'mit_fdam', 'deit3_fdam'),
+    'mmrotate': ('lsknet',),
+}
+
+registered = []  # the packages of MODULES whose modules are registered, in order
+
+
+def _importable(package: str) -> bool:
+    if importlib.util.find_spec(package) is None:
+        return False  # not installed
+    try:
+        importlib.import_module(package)
+    except (ImportError, AssertionError) as error:
+        # installed but unusable: a dependency is missing, or one of the version checks that
+        # OpenMMLab packages assert when imported failed
+        warnings.warn(f'mmfreq: {package} is installed but cannot be imported ({error}); '
+                      f'mmfreq modules for {package} are not registered')
+        return False
+    return True
+
+
+def register_installed() -> list:
+    """Import the modules of every installed package of ``MODULES`` (once); returns
+    :data:`registered`."""
+    if registered or not _importable('mmengine'):
+        return registered
+    for package, modules in MODULES.items():
+        if package == 'mmengine' or _importable(package):
+            for module in modules:
+                importlib.import_module(f'{__name__}.{module}')
+            registered.append(package)
+    return registered

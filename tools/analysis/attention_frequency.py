@@ -11,16 +11,12 @@ response |F(out)|/|F(in)| of the whole block. Writes, under --out-dir (work_dirs
 profiles), and prints DC / low-band / high-band means per block.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmfreq.analysis.layerwise import frequency_responses, summarize_response  # noqa: E402
-from mmfreq.analysis.runner import (add_common_args, format_table, load_images,  # noqa: E402
+from mmfreq.analysis.layerwise import frequency_responses, summarize_response
+from mmfreq.analysis.runner import (add_common_args, format_table, load_images,
                                     map_grid, models_from_args, pyplot, record_blocks,
                                     save_figure, slug)
-from mmfreq.analysis.spectral import radial_profile  # noqa: E402
+from mmfreq.analysis.spectral import radial_profile
 
 
 def main(argv=None) -> dict:

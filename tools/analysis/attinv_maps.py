@@ -10,13 +10,9 @@ first image. Writes ``<label>_attinv_hf_maps.png`` (overlaid on the image),
 mean |gamma| they are multiplied with.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmfreq.analysis.layerwise import attinv_gate_maps  # noqa: E402
-from mmfreq.analysis.runner import (add_common_args, format_table, load_images,  # noqa: E402
+from mmfreq.analysis.layerwise import attinv_gate_maps
+from mmfreq.analysis.runner import (add_common_args, format_table, load_images,
                                     map_grid, models_from_args, overlay, pyplot, record_blocks,
                                     save_figure, slug)
 

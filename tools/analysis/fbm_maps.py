@@ -9,19 +9,15 @@ their spectra, for the first image. Writes ``<label>_fbm_<layer>.png`` per layer
 maps' statistics and the share of spectral energy at r >= 0.25 before and after FBM.
 """
 import argparse
-import os.path as osp
-import sys
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmfreq.analysis.hooks import ModuleRecorder  # noqa: E402
-from mmfreq.analysis.modulation import fbm_band_maps  # noqa: E402
-from mmfreq.analysis.runner import (add_common_args, backbone_of, format_table,  # noqa: E402
+from mmfreq.analysis.hooks import ModuleRecorder
+from mmfreq.analysis.modulation import fbm_band_maps
+from mmfreq.analysis.runner import (add_common_args, backbone_of, format_table,
                                     load_images, models_from_args, pyplot, save_figure,
                                     select_names, slug)
-from mmfreq.analysis.spectral import (high_frequency_energy_ratio,  # noqa: E402
+from mmfreq.analysis.spectral import (high_frequency_energy_ratio,
                                       log_amplitude_spectrum)
 
 

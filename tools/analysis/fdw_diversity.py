@@ -12,21 +12,17 @@ Writes ``<label>_fdw_similarity_summary.png`` and ``<label>_fdw_<layer>.png`` an
 numbers. No image is needed.
 """
 import argparse
-import os.path as osp
-import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmfreq.analysis.modulation import (fdw_kernel_weights, kernel_groups_to_show,  # noqa: E402
+from mmfreq.analysis.modulation import (fdw_kernel_weights, kernel_groups_to_show,
                                         pairwise_cosine_similarity, spectral_centroid,
                                         weight_matrix_spectra)
-from mmfreq.analysis.runner import (add_common_args, backbone_of, format_table,  # noqa: E402
+from mmfreq.analysis.runner import (add_common_args, backbone_of, format_table,
                                     models_from_args, pyplot, save_figure, select_names, slug)
-from mmfreq.analysis.spectral import radial_profile  # noqa: E402
+from mmfreq.analysis.spectral import radial_profile
 
 MAX_DISPLAY = 96  # spectra are average-pooled to at most this many pixels per side for display
 

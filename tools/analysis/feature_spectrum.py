@@ -9,19 +9,15 @@ amplitude, centred). Writes ``feature_spectrum.png`` and prints the share of spe
 radial frequencies >= 0.25 and the spectral centroid (means over channels and images).
 """
 import argparse
-import os.path as osp
-import sys
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmfreq.analysis.hooks import find_blocks  # noqa: E402
-from mmfreq.analysis.modulation import spectral_centroid  # noqa: E402
-from mmfreq.analysis.runner import (add_common_args, backbone_of, format_table,  # noqa: E402
+from mmfreq.analysis.hooks import find_blocks
+from mmfreq.analysis.modulation import spectral_centroid
+from mmfreq.analysis.runner import (add_common_args, backbone_of, format_table,
                                     load_images, models_from_args, pyplot, record_blocks,
                                     save_figure, select_names)
-from mmfreq.analysis.spectral import (amplitude_spectrum, high_frequency_energy_ratio,  # noqa: E402
+from mmfreq.analysis.spectral import (amplitude_spectrum, high_frequency_energy_ratio,
                                       log_amplitude_spectrum)
 
 

@@ -9,19 +9,15 @@ on the full centred DFT grid of its input. Writes ``<label>_freqscale_maps.png``
 module the mean weight at DC, in the low band (0 < r < 0.25) and in the high band (r >= 0.25).
 """
 import argparse
-import os.path as osp
-import sys
 
 import torch
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmfreq.analysis.hooks import ModuleRecorder  # noqa: E402
-from mmfreq.analysis.layerwise import summarize_response  # noqa: E402
-from mmfreq.analysis.modulation import freq_scale_map  # noqa: E402
-from mmfreq.analysis.runner import (add_common_args, backbone_of, format_table,  # noqa: E402
+from mmfreq.analysis.hooks import ModuleRecorder
+from mmfreq.analysis.layerwise import summarize_response
+from mmfreq.analysis.modulation import freq_scale_map
+from mmfreq.analysis.runner import (add_common_args, backbone_of, format_table,
                                     load_images, map_grid, models_from_args, save_figure, slug)
-from mmfreq.layers import FreqScale  # noqa: E402
+from mmfreq.layers import FreqScale
 
 
 def main(argv=None) -> dict:

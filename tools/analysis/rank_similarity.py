@@ -10,13 +10,9 @@ model on the same axes) and ``<label>_cross_layer_similarity.png`` (one matrix p
 same-shaped blocks), and prints the numbers.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
-from mmfreq.analysis.layerwise import cross_layer_matrices, representation_stats  # noqa: E402
-from mmfreq.analysis.runner import (add_common_args, format_table, load_images,  # noqa: E402
+from mmfreq.analysis.layerwise import cross_layer_matrices, representation_stats
+from mmfreq.analysis.runner import (add_common_args, format_table, load_images,
                                     models_from_args, pyplot, record_blocks, save_figure, slug)
 
 

@@ -1,0 +1,168 @@
+"""Loading checkpoints without running code from them (see docs/checkpoints.md).
+
+A checkpoint is a pickle, and unpickling can call any function the file names. Every checkpoint
+that enters an mmfreq run is therefore read by :func:`load`, i.e. by ``torch.load`` with torch's
+default ``weights_only=True`` unpickler, which rebuilds tensors, plain containers and explicitly
+allow-listed types and calls nothing else. That covers local paths, ``http(s)://`` URLs and
+mmengine's ``torchvision://``, ``open-mmlab://`` and ``mmcls://`` names (whose stock loaders go
+through ``torch.hub.load_state_dict_from_url``, which loads with ``weights_only=False``),
+``init_cfg=dict(type='Pretrained')``, ``load_from``, ``--resume`` and mmfreq's own tools:
+:func:`register_mmengine_loaders` puts mmfreq's loaders in mmengine's ``CheckpointLoader``.
+
+A file that needs more is refused with :class:`UntrustedCheckpointError`, whose message names the
+one opt-in, torch's own: the environment variable ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` makes
+``torch.load`` use ``weights_only=False`` wherever the caller did not pass ``weights_only``. That is
+why nothing here passes it.
+"""
+import contextlib
+import functools
+import os
+import os.path as osp
+import pickle
+import re
+from typing import Optional
+
+import torch
+
+OPT_IN_ENV = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
+
+__all__ = ['OPT_IN_ENV', 'UntrustedCheckpointError', 'load', 'load_url', 'refusal_message',
+           'register_mmengine_loaders']
+
+
+class UntrustedCheckpointError(pickle.UnpicklingError):
+    """A checkpoint that the ``weights_only`` unpickler refuses: loading it could run code."""
+
+
+def _what_was_refused(torch_message: str) -> str:
+    """The unpickler's objection, without torch's advice (which proposes allow-listing the very
+    global that was refused, ``getattr`` included)."""
+    found = re.search(r'GLOBAL (\S+) was not an allowed global', torch_message)
+    if found:
+        return f'it references `{found.group(1)}`, which a weights-only load does not allow'
+    found = re.search(r'whose module (\S+) is blocked', torch_message)
+    if found:
+        return f'it references the blocked module `{found.group(1)}`'
+    if 'TorchScript' in torch_message:
+        return 'it is a TorchScript archive, not a checkpoint'
+    found = re.search(r'WeightsUnpickler error: (.*?)(?=\s*Please |\s*Check the |\n|$)',
+                      torch_message)
+    if found:
+        return f'the weights-only unpickler stopped: {found.group(1)}'
+    return 'it holds more than a weights-only load allows'
+
+
+def refusal_message(source: str, torch_message: str) -> str:
+    """What a user reads when ``source`` is refused: why, the opt-in, and what opting in means."""
+    return (
+        f'Refused to load the checkpoint {source}: {_what_was_refused(torch_message)}. A '
+        'checkpoint is a pickle, and one that is more than tensors and plain values can run any '
+        'code on this machine while it loads.\n'
+        f'Only if you trust the source of this file completely, run again with {OPT_IN_ENV}=1 in '
+        'the environment (torch then loads every checkpoint of the run with weights_only=False, so '
+        'any code inside them runs). Better: load it once that way in a throw-away environment and '
+        're-save its tensors (docs/checkpoints.md).')
+
+
+@contextlib.contextmanager
+def _refusing(source: str):
+    """Turn torch's refusal of a ``weights_only`` load into :class:`UntrustedCheckpointError`."""
+    try:
+        yield
+    except (pickle.UnpicklingError, RuntimeError) as error:
+        if isinstance(error, pickle.UnpicklingError) or 'weights_only' in str(error):
+            raise UntrustedCheckpointError(refusal_message(source, str(error))) from None
+        raise
+
+
+def load(f, map_location=None, source: Optional[str] = None):
+    """``torch.load(f, map_location)`` with torch's safe default; a refused file raises
+    :class:`UntrustedCheckpointError` naming ``source`` (default: ``f``) and the opt-in."""
+    with _refusing(str(source or f)):
+        return torch.load(f, map_location=map_location)  # weights_only unset: see module doc
+
+
+def load_url(url: str, model_dir: Optional[str] = None, map_location=None, progress: bool = True,
+             file_name: Optional[str] = None):
+    """Download ``url`` into torch hub's checkpoint cache unless it is there, and load it as
+    :func:`load` does (``torch.hub.load_state_dict_from_url`` with ``weights_only`` unset)."""
+    with _refusing(url):
+        # None is torch.load's "not passed": the safe default, overridable only by the opt-in
+        return torch.hub.load_state_dict_from_url(url, model_dir=model_dir,
+                                                  map_location=map_location, progress=progress,
+                                                  file_name=file_name, weights_only=None)
+
+
+def _refusing_loader(loader):
+    """``loader`` (an mmengine scheme loader that already loads with torch's default) with
+    :class:`UntrustedCheckpointError` instead of torch's message."""
+
+    @functools.wraps(loader)
+    def wrapper(filename, *args, **kwargs):
+        with _refusing(filename):
+            return loader(filename, *args, **kwargs)
+
+    return wrapper
+
+
+# mmengine's CheckpointLoader names the backend after the loader function ('load_from_<name>')
+
+
+def load_from_local(filename, map_location=None):
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    return load(filename, map_location)
+
+
+def load_from_http(filename, map_location=None, model_dir=None, progress=os.isatty(0)):
+    # as mmengine: local rank 0 downloads first, the other ranks then read the cached file
+    from mmengine.dist import get_dist_info
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        checkpoint = load_url(filename, model_dir, map_location, progress)
+    if world_size > 1:
+        torch.distributed.barrier()
+        if rank > 0:
+            checkpoint = load_url(filename, model_dir, map_location, progress)
+    return checkpoint
+
+
+def load_from_torchvision(filename, map_location=None):
+    from mmengine.runner import checkpoint as mm_checkpoint
+    name = filename.split('://', 1)[1]
+    return load_from_http(mm_checkpoint.get_torchvision_models()[name], map_location)
+
+
+def load_from_openmmlab(filename, map_location=None):
+    from mmengine.runner import checkpoint as mm_checkpoint
+    name = filename.split('://', 1)[1]
+    name = mm_checkpoint.get_deprecated_model_names().get(name, name)
+    url = mm_checkpoint.get_external_models()[name]
+    if url.startswith(('http://', 'https://')):
+        return load_from_http(url, map_location)
+    return load_from_local(osp.join(mm_checkpoint._get_mmengine_home(), url), map_location)
+
+
+def load_from_mmcls(filename, map_location=None):
+    from mmengine.runner import checkpoint as mm_checkpoint
+    url = mm_checkpoint.get_mmcls_models()[filename.split('://', 1)[1]]
+    return mm_checkpoint._process_mmcls_checkpoint(load_from_http(url, map_location))
+
+
+def register_mmengine_loaders() -> None:
+    """Make mmengine's ``CheckpointLoader`` (used by ``load_from``, ``--resume``, ``init_cfg``
+    Pretrained and backbones' own loading) read local files and every URL scheme through
+    :func:`load`, replacing mmengine's loaders for those schemes."""
+    from mmengine.runner import CheckpointLoader
+    from mmengine.runner import checkpoint as mm_checkpoint
+    for prefixes, loader in (
+            ('', load_from_local),
+            (('http://', 'https://'), load_from_http),
+            (('modelzoo://', 'torchvision://'), load_from_torchvision),
+            (('open-mmlab://', 'openmmlab://'), load_from_openmmlab),
+            ('mmcls://', load_from_mmcls),
+            ('pavi://', _refusing_loader(mm_checkpoint.load_from_pavi)),
+            ((r'(\S+\:)?s3://', r'(\S+\:)?petrel://'),
+             _refusing_loader(mm_checkpoint.load_from_ceph))):
+        CheckpointLoader.register_scheme(prefixes, loader, force=True)
