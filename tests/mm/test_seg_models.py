@@ -1,5 +1,6 @@
-"""mmseg backbones with FDAM (docs/fdam.md): ViT (DeiT) with FDAM switches, the release's DeiT-III +
-FDAM backbone and neck, SegFormer MiT with FDAM, and the layer-wise lr decay optimizer constructor."""
+"""mmseg backbones with FDAM (docs/fdam.md): ViT (DeiT) with FDAM switches, the release's
+DeiT-III + FDAM backbone and neck, SegFormer MiT with FDAM, and the layer-wise lr decay optimizer
+constructor."""
 import copy
 import math
 
