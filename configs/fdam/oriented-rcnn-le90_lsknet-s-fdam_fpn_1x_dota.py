@@ -1,8 +1,10 @@
-# Oriented R-CNN le90 + FPN, LSKNet-S with FDAM on DOTA-v1.0, 1x schedule, single scale (1024x1024
-# patches, gap 200). FDAM's Table: 77.49 -> 78.61 mAP. Same recipe as the baseline config; the only
-# change is FDAM's group FreqScale after the attention and MLP branches of every LSKNet block
-# (AttInv is bypassed: LSKNet has no softmax attention). The FreqScale modules are not in the
-# ImageNet checkpoint and start from their own init (near-identity residuals).
+# Oriented R-CNN le90 + FPN, LSKNet-S with FDAM on DOTA-v1.0, 1x schedule, single scale (FDAM:
+# 77.49 -> 78.61 mAP). The baseline's official LSKNet-S recipe, unchanged; the only change is
+# FDAM's group FreqScale (n=4, g=16) after the attention and MLP branches of every LSKNet block.
+# AttInv is bypassed (LSKNet has no softmax attention; FDAM supplementary, "Implementation
+# Details"). The authors released no LSKNet + FDAM code, so where the DeiT-III release is
+# specific we decided (docs/fdam.md, "LSKNet"): FreqScale parameters train at the base learning
+# rate (the DeiT-III recipe doubles it) and start from their own init (near-identity residuals).
 _base_ = ['./oriented-rcnn-le90_lsknet-s_fpn_1x_dota.py']
 
 model = dict(

@@ -1,7 +1,12 @@
 # FDAM supplementary Table 1, row 1 (baseline): UPerNet DeiT-S on ADE20K, 512x512, 160k iterations,
-# 8x2 images (paper: 52.1M params, 42.9 mIoU). The stock mmseg model (VisionTransformer with class
-# token, no neck), unchanged; only the schedule is fixed: mmseg's "160k" DeiT-S config inherits the
-# 80k ViT schedule, the paper trains 160k iterations.
+# 16 images per iteration, AdamW (paper: 52.1M params, 42.9 mIoU, mmseg's DeiT-S result). The
+# stock mmseg model (VisionTransformer, class token, no neck: 52.1M) and recipe; only the schedule
+# is fixed: mmseg's "160k" DeiT-S config inherits the 80k ViT schedule. Every Table 1-3 row inherits
+# this file and adds FDAM to the backbone only. The supplementary is the only source (the release
+# has no DeiT-S + FDAM config); deliberate choices where it is silent (docs/fdam.md, "DeiT-S"):
+# mmseg's recipe unchanged (no layer decay, FDAM parameters at the base lr: the DeiT-III release's
+# x2 for freq_scale is not applied), mmseg's poly-after-warmup rule and whole-image test without
+# ResizeToMultiple, as for the 42.9 baseline.
 _base_ = ['mmseg::vit/vit_deit-s16_upernet_8xb2-160k_ade20k-512x512.py']
 custom_imports = dict(imports=['mmfreq'], allow_failed_imports=False)
 

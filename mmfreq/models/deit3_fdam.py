@@ -1,33 +1,33 @@
-"""The release's DeiT-III + FDAM segmentation backbone and its neck (SPEC "Backbones whose released
-checkpoints users will load").
+"""DeiT-III + FDAM for semantic segmentation: the backbone and the neck of the FDAM release's
+ADE20K UPerNet model (FDAM, Chen et al., ICCV 2025; layout and decisions in docs/fdam.md).
 
-Parameter names and shapes follow the authors' ADE20K (UPerNet) checkpoint, so it loads by name
-(keys ``backbone.<name>`` in a segmentor)::
+The authors trained one model with code: DeiT-III-B + FDAM, UPerNet, ADE20K, 52.6 mIoU. Its
+checkpoint holds ``backbone.*`` (:class:`DeiT3FDAM`), ``neck.*`` (:class:`DeiT3FDAMNeck`),
+``decode_head.*`` (mmseg ``UPerHead``) and ``auxiliary_head.*`` (mmseg ``FCNHead``). Parameter
+names and shapes here are the release's, so that checkpoint loads by name with ``strict=True``::
 
-    patch_embed.proj.{weight,bias}           Conv2d(in_channels, C, 16, stride 16)
-    pos_embed                                (1, 14*14, C)  (224 pre-training grid, no class token)
-    blocks.{i}.norm1 / attn / norm2 / mlp.fc1 / mlp.fc2 / gamma_1 / gamma_2 /
-              freq_scale_1 / freq_scale_2    FDAMBlock (mmfreq.layers): AttInv attention with qkv
-                                             bias, GELU MLP, layer scale (init 1e-4), group
-                                             FreqScale (n=4, g=16, size 14, reweight ratio 0.0625)
-    fpn1.0, fpn1.1, fpn1.3                   ConvTranspose2d(C, C, 2, 2), BN, (GELU),
-                                             ConvTranspose2d(C, C, 2, 2)
-    fpn2.0                                   ConvTranspose2d(C, C, 2, 2)
-    fpn3 / fpn4                              identity / max-pool 2x (no parameters)
+    backbone.patch_embed.proj.{weight,bias}   Conv2d(3, C, 16, stride 16)
+    backbone.pos_embed                        (1, (img_size/16)**2, C): the 32x32 grid of a
+                                              512 px training crop, no class-token slot
+    backbone.blocks.{i}.norm1 / attn / norm2 / mlp.fc1 / mlp.fc2 / gamma_1 / gamma_2 /
+                        freq_scale_1 / freq_scale_2
+                                              FDAMBlock (mmfreq.layers): AttInv attention (qkv
+                                              bias), GELU MLP, layer scale, group FreqScale
+    neck.fpn1.0, neck.fpn1.1, neck.fpn1.3     ConvTranspose2d(C, C, 2, 2), SyncBN, (GELU),
+                                              ConvTranspose2d(C, C, 2, 2): stride 4
+    neck.fpn2.0                               ConvTranspose2d(C, C, 2, 2): stride 8
+    neck.fpn3 / neck.fpn4                     identity (stride 16) / max-pool 2x (stride 32)
 
-There is no class token and no final norm. Forward: ``x = patch_embed(img) + pos_embed`` (the
-embedding resized bicubically to the patch grid when it differs), then the blocks
-(``a = attn(norm1(x)); a = FreqScale1(a) + a; x = x + drop_path(gamma_1 * a)``, same for the
-MLP); the tokens after blocks ``out_indices`` (2, 5, 8, 11) become maps ``(B, C, H/16, W/16)``;
-the neck turns them into strides 4, 8, 16, 32.
-
-The neck is part of the backbone (``with_fpn=True``, keys ``backbone.fpn1...``, the BEiT-style
-segmentation layout). :class:`DeiT3FDAMNeck` is the same neck as a separate mmseg neck (keys
-``neck.fpn1...``) for use with ``with_fpn=False``.
+Backbone forward: ``x = patch_embed(img) + resize(pos_embed)`` (the stored grid resized
+bicubically, ``align_corners=False``, to the image's patch grid, so any input size works), the
+blocks (``a = attn(norm1(x)); a = FreqScale1(a) + a; x = x + drop_path(gamma_1 * a)``, the same
+for the MLP; the same drop-path rate in every block), and the tokens after blocks ``out_indices``
+(2, 5, 8, 11) as maps ``(B, C, H/16, W/16)``. There is no class token and no final norm.
 """
 import math
 from collections import OrderedDict
-from typing import Optional, Sequence, Tuple
+from numbers import Real
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -45,40 +45,47 @@ from .checkpoint_conversion import extract_state_dict, strip_prefix
 from .pretrained import load_state_dict_with_report
 from .vit_fdam import check_fdam_options
 
-__all__ = ['DeiT3FDAM', 'DeiT3FDAMNeck', 'build_release_fpn', 'resize_pos_embed']
+__all__ = ['DeiT3FDAM', 'DeiT3FDAMNeck', 'resize_pos_embed', 'pos_embed_grid']
 
-CLASSIFIER_NAMES = ('head', 'norm', 'fc_norm', 'head_drop')
+#: The release's FreqScale: group form, n=4 bases of C/16 channels, 14x14 size, routing MLP
+#: hidden width C/16.
 RELEASE_FREQ_SCALE = dict(mode='group', num_filters=4, groups=16, size=14, reweight_ratio=0.0625)
 
 
 def resize_pos_embed(pos_embed: torch.Tensor, src_hw: Tuple[int, int],
                      dst_hw: Tuple[int, int]) -> torch.Tensor:
-    """Bicubic resize of ``(1, h*w, C)`` position embeddings from grid ``src_hw`` to ``dst_hw``."""
+    """Bicubic (``align_corners=False``) resize of ``(1, h*w, C)`` position embeddings from grid
+    ``src_hw`` to ``dst_hw``, computed in float32; returned unchanged when the grids match."""
     if tuple(src_hw) == tuple(dst_hw):
         return pos_embed
     channels = pos_embed.shape[-1]
-    grid = pos_embed.reshape(1, *src_hw, channels).permute(0, 3, 1, 2)
+    grid = pos_embed.reshape(1, *src_hw, channels).permute(0, 3, 1, 2).float()
     grid = F.interpolate(grid, size=tuple(dst_hw), mode='bicubic', align_corners=False)
-    return grid.flatten(2).transpose(1, 2)
+    return grid.flatten(2).transpose(1, 2).to(pos_embed.dtype)
 
 
-def build_release_fpn(embed_dims: int, norm_cfg: dict) -> dict:
-    """The release neck's four modules ``fpn1..fpn4`` (strides 4, 8, 16, 32 from stride 16)."""
-    return dict(
-        fpn1=nn.Sequential(
-            nn.ConvTranspose2d(embed_dims, embed_dims, kernel_size=2, stride=2),
-            build_norm_layer(norm_cfg, embed_dims)[1],
-            nn.GELU(),
-            nn.ConvTranspose2d(embed_dims, embed_dims, kernel_size=2, stride=2)),
-        fpn2=nn.Sequential(nn.ConvTranspose2d(embed_dims, embed_dims, kernel_size=2, stride=2)),
-        fpn3=nn.Identity(),
-        fpn4=nn.MaxPool2d(kernel_size=2, stride=2))
+def pos_embed_grid(num_tokens: int) -> Tuple[int, bool]:
+    """Side of the square grid of a stored ``pos_embed`` with ``num_tokens`` entries, and whether
+    its first entry is a class-token slot (DeiT-III: 196 = 14x14, none; a ViT-style 197: one).
+
+    The release's rule: the first entry is dropped only when ``num_tokens`` is not a square.
+    """
+    side = math.isqrt(num_tokens)
+    if side * side == num_tokens:
+        return side, False
+    side = math.isqrt(num_tokens - 1)
+    if num_tokens > 1 and side * side == num_tokens - 1:
+        return side, True
+    raise ValueError(f'pos_embed has {num_tokens} tokens: neither a square grid nor a square grid '
+                     f'plus one class-token slot')
 
 
-def _apply_fpn(module: nn.Module, feats: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
-    if len(feats) != 4:
-        raise ValueError(f'the release neck takes 4 feature maps, got {len(feats)}')
-    return tuple(getattr(module, f'fpn{i + 1}')(feat) for i, feat in enumerate(feats))
+def _pair(value, name: str) -> Tuple[int, int]:
+    pair = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1
+                             for v in pair):
+        raise ValueError(f'{name} must be a positive int or a pair of them, got {value!r}')
+    return pair
 
 
 class _PatchEmbed(nn.Module):
@@ -98,97 +105,99 @@ class DeiT3FDAM(BaseModule):
     """DeiT-III with FDAM, the release's ADE20K backbone (see the module docstring).
 
     Args:
+        img_size (int | tuple): training crop; sets the stored ``pos_embed`` grid
+            (``img_size // patch_size``). 512 in the release.
         patch_size (int): 16.
         in_channels (int): 3.
         embed_dims (int): C; 768 for DeiT-III-B.
         depth (int): number of blocks; 12.
         num_heads (int): 12.
         mlp_ratio (float): 4.
-        qkv_bias (bool): bias of ``qkv``; True in the released ADE20K config.
-        drop_rate (float): dropout after the position embedding, in the MLP and after ``proj``.
-        attn_drop_rate (float): attention dropout.
-        drop_path_rate (float): stochastic depth, increasing linearly to this value; 0.15.
+        qkv_bias (bool): bias of ``qkv``; True in the released ADE20K model.
+        attn_drop_rate (float): attention dropout; 0.
+        drop_path_rate (float): stochastic depth, the same rate in every block (the release's
+            rule, not a linear ramp); 0.15.
         layer_scale_init (float | None): init of ``gamma_1`` / ``gamma_2``; 1e-4.
-        attn_inv (bool): AttInv attention (FDAM); True.
-        freq_scale (dict | None): FreqScale config; the release's group form by default.
-        pretrain_img_size (int): pre-training image size, sets the ``pos_embed`` grid (224: 14x14).
+        attn_inv (bool): AttInv attention (FDAM); True. False gives plain attention.
+        freq_scale (dict | None): FreqScale options; the release's group form by default, None
+            for none. ``attn_inv=False, freq_scale=None`` is the DeiT-III baseline.
         out_indices (sequence of int): blocks whose outputs are returned; (2, 5, 8, 11).
-        with_fpn (bool): apply the release neck ``fpn1..fpn4`` (needs 4 outputs); True.
-        fpn_norm_cfg (dict): norm of ``fpn1.1``; BN (SyncBN in the configs).
         norm_eps (float): LayerNorm epsilon; 1e-6.
         with_cp (bool): gradient checkpointing of the blocks.
-        init_cfg (dict | None): mmengine init config (e.g. ``Pretrained``).
+        init_cfg (dict | None): ``dict(type='Pretrained', checkpoint=PATH)`` loads a DeiT-III
+            ImageNet checkpoint or a segmentor checkpoint by name (:meth:`init_weights`).
+
+    Shapes: input ``(B, in_channels, H, W)``; output a tuple of ``len(out_indices)`` maps
+    ``(B, C, H // patch_size, W // patch_size)``.
     """
 
-    def __init__(self, patch_size: int = 16, in_channels: int = 3, embed_dims: int = 768,
-                 depth: int = 12, num_heads: int = 12, mlp_ratio: float = 4.,
-                 qkv_bias: bool = True, drop_rate: float = 0., attn_drop_rate: float = 0.,
-                 drop_path_rate: float = 0.15, layer_scale_init: Optional[float] = 1e-4,
-                 attn_inv: bool = True, freq_scale: Optional[dict] = RELEASE_FREQ_SCALE,
-                 pretrain_img_size: int = 224, out_indices: Sequence[int] = (2, 5, 8, 11),
-                 with_fpn: bool = True, fpn_norm_cfg: dict = dict(type='BN'),
-                 norm_eps: float = 1e-6, with_cp: bool = False, init_cfg=None):
+    def __init__(self, img_size: Union[int, Sequence[int]] = 512, patch_size: int = 16,
+                 in_channels: int = 3, embed_dims: int = 768, depth: int = 12,
+                 num_heads: int = 12, mlp_ratio: float = 4., qkv_bias: bool = True,
+                 attn_drop_rate: float = 0., drop_path_rate: float = 0.15,
+                 layer_scale_init: Optional[float] = 1e-4, attn_inv: bool = True,
+                 freq_scale: Optional[dict] = RELEASE_FREQ_SCALE,
+                 out_indices: Sequence[int] = (2, 5, 8, 11), norm_eps: float = 1e-6,
+                 with_cp: bool = False, init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        for name, value in (('patch_size', patch_size), ('embed_dims', embed_dims),
-                            ('depth', depth), ('num_heads', num_heads),
-                            ('pretrain_img_size', pretrain_img_size)):
+        for name, value in (('patch_size', patch_size), ('in_channels', in_channels),
+                            ('embed_dims', embed_dims), ('depth', depth),
+                            ('num_heads', num_heads)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f'{name} must be a positive int, got {value!r}')
+        img_hw = _pair(img_size, 'img_size')
+        if any(side < patch_size for side in img_hw):
+            raise ValueError(f'img_size {img_size!r} is smaller than patch_size {patch_size}')
         out_indices = tuple(out_indices)
         if not out_indices or len(set(out_indices)) != len(out_indices) or any(
                 isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < depth
                 for i in out_indices):
             raise ValueError(f'out_indices must be distinct block indices in [0, {depth}), '
                              f'got {out_indices!r}')
-        out_indices = tuple(sorted(out_indices))
-        if with_fpn and len(out_indices) != 4:
-            raise ValueError(f'with_fpn=True needs 4 out_indices, got {out_indices!r}')
-        if not 0 <= drop_path_rate < 1:
-            raise ValueError(f'drop_path_rate must be in [0, 1), got {drop_path_rate!r}')
+        for name, rate in (('drop_path_rate', drop_path_rate),
+                           ('attn_drop_rate', attn_drop_rate)):
+            if isinstance(rate, bool) or not isinstance(rate, Real) or not 0 <= rate < 1:
+                raise ValueError(f'{name} must be a number in [0, 1), got {rate!r}')
         check_fdam_options(attn_inv, freq_scale, [embed_dims])
 
         self.patch_size = patch_size
         self.embed_dims = embed_dims
-        self.out_indices = out_indices
-        self.with_fpn = with_fpn
+        self.out_indices = tuple(sorted(out_indices))
         self.with_cp = with_cp
-        self.pos_grid = (pretrain_img_size // patch_size,) * 2
+        self.pos_grid = (img_hw[0] // patch_size, img_hw[1] // patch_size)
 
         self.patch_embed = _PatchEmbed(in_channels, embed_dims, patch_size)
-        self.pos_embed = nn.Parameter(torch.zeros(1, self.pos_grid[0] * self.pos_grid[1],
-                                                  embed_dims))
-        self.pos_drop = nn.Dropout(drop_rate)
-        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        self.pos_embed = nn.Parameter(
+            torch.zeros(1, self.pos_grid[0] * self.pos_grid[1], embed_dims))
         self.blocks = nn.ModuleList([
             FDAMBlock(embed_dims, num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
-                      drop=drop_rate, attn_drop=attn_drop_rate, drop_path=dpr[i],
+                      attn_drop=attn_drop_rate, drop_path=float(drop_path_rate),
                       layer_scale_init=layer_scale_init, attn_inv=attn_inv,
-                      freq_scale=freq_scale, norm_eps=norm_eps) for i in range(depth)])
-        if with_fpn:
-            for name, module in build_release_fpn(embed_dims, fpn_norm_cfg).items():
-                self.add_module(name, module)
+                      freq_scale=freq_scale, norm_eps=norm_eps) for _ in range(depth)])
 
     def init_weights(self):
-        """Default init, then (with ``init_cfg=dict(type='Pretrained', checkpoint=...,
-        prefix=None)``) the checkpoint loaded by name, ``strict=False``.
+        """Initialise, then (with ``init_cfg=dict(type='Pretrained', checkpoint=...)``) load a
+        checkpoint by name (:meth:`load_pretrained_state_dict`).
 
-        Default: ``pos_embed`` and Linear weights trunc-normal (std 0.02, zero bias; FreqScale's
-        routing MLPs keep their own init), LayerNorms 1 / 0; convs keep PyTorch's init.
-        Pretrained: any container (``state_dict`` / ``model`` / bare); keys under ``backbone.``
-        (a segmentor checkpoint, e.g. the release's ADE20K model) are taken from there; the
-        classifier (``head``, ``norm``, ``fc_norm``) and ``cls_token`` of an ImageNet DeiT-III
-        checkpoint are dropped; a ``pos_embed`` of another grid (or with a class-token slot) is
-        resized bicubically. Missing / unexpected keys are logged.
+        DeiT-III parameters (``pos_embed``, ``qkv``, ``proj``, ``mlp``): trunc-normal std 0.02,
+        zero biases, LayerNorms 1 / 0 (DeiT-III's init; a pre-trained checkpoint overwrites them).
+        FDAM parameters, which no ImageNet checkpoint holds, start as in the release: the AttInv
+        and FreqScale routing Linears with PyTorch's default init, gammas 1e-5, StarReLU 1 / 0,
+        frequency bases ~ N(0, 1e-5) (docs/fdam.md, "Initialisation").
         """
         trunc_normal_(self.pos_embed, std=.02)
-        for name, module in self.named_modules():
-            if isinstance(module, nn.Linear) and '.freq_scale_' not in f'.{name}':
-                trunc_normal_(module.weight, std=.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        for block in self.blocks:
+            for linear in (block.attn.qkv, block.attn.proj, block.mlp.fc1, block.mlp.fc2):
+                trunc_normal_(linear.weight, std=.02)
+                if linear.bias is not None:
+                    nn.init.zeros_(linear.bias)
+            for norm in (block.norm1, block.norm2):
+                nn.init.ones_(norm.weight)
+                nn.init.zeros_(norm.bias)
+            for freq_scale in (block.freq_scale_1, block.freq_scale_2):
+                if freq_scale is not None and hasattr(freq_scale, 'reweight'):
+                    freq_scale.reweight.fc1.reset_parameters()
+                    freq_scale.reweight.fc2.reset_parameters()
         cfg = self.init_cfg
         if not (isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'):
             if cfg is not None:
@@ -203,26 +212,36 @@ class DeiT3FDAM(BaseModule):
 
     def load_pretrained_state_dict(self, state_dict, prefix: Optional[str] = None,
                                    logger=None) -> dict:
-        """Load a DeiT-III (ImageNet) or release segmentor state dict by name (see
-        :meth:`init_weights`); returns the ``missing`` / ``unexpected`` keys."""
+        """Load a DeiT-III ImageNet state dict (facebookresearch layout) or a segmentor state dict
+        (``backbone.*`` keys, e.g. the release's ADE20K model) by name, ``strict=False``.
+
+        ``prefix`` (or ``backbone.`` when present) is stripped. A ``pos_embed`` of another grid is
+        resized bicubically to this model's: DeiT-III's (1, 196, C) from 14x14; a ViT-style
+        (1, 1 + h*w, C) first loses its class-token slot (:func:`pos_embed_grid`). Keys this model
+        does not have (``cls_token``, the classifier ``norm`` / ``head``) are reported as
+        unexpected and not used; FDAM parameters absent from an ImageNet checkpoint are reported
+        missing and keep their init. Returns ``dict(missing=[...], unexpected=[...])`` (also
+        logged as warnings).
+        """
         if prefix:
             state_dict = strip_prefix(state_dict, prefix)
         elif any(k.startswith('backbone.') for k in state_dict):
             state_dict = strip_prefix(state_dict, 'backbone.')
-        state_dict = OrderedDict((k, v) for k, v in state_dict.items()
-                                 if k != 'cls_token' and k.split('.')[0] not in CLASSIFIER_NAMES)
+        state_dict = OrderedDict(state_dict)
         pos = state_dict.get('pos_embed')
         if pos is not None and pos.shape != self.pos_embed.shape:
-            tokens = pos.shape[1]
-            side = math.isqrt(tokens)
-            if side * side != tokens:  # a class-token slot in front
-                pos, side = pos[:, 1:], math.isqrt(tokens - 1)
+            if pos.dim() != 3 or pos.shape[0] != 1 or pos.shape[2] != self.embed_dims:
+                raise ValueError(f'checkpoint pos_embed has shape {tuple(pos.shape)}; expected '
+                                 f'(1, tokens, {self.embed_dims})')
+            side, has_cls_slot = pos_embed_grid(pos.shape[1])
+            if has_cls_slot:
+                pos = pos[:, 1:]
             state_dict['pos_embed'] = resize_pos_embed(pos, (side, side), self.pos_grid)
-        return load_state_dict_with_report(self, state_dict, 'DeiT3FDAM', logger)
+        return load_state_dict_with_report(self, state_dict, type(self).__name__, logger)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         x, hw_shape = self.patch_embed(x)
-        x = self.pos_drop(x + resize_pos_embed(self.pos_embed, self.pos_grid, hw_shape))
+        x = x + resize_pos_embed(self.pos_embed, self.pos_grid, hw_shape)
         batch = x.shape[0]
         outs = []
         for i, block in enumerate(self.blocks):
@@ -232,25 +251,46 @@ class DeiT3FDAM(BaseModule):
                 x = block(x, hw_shape)
             if i in self.out_indices:
                 outs.append(x.transpose(1, 2).reshape(batch, self.embed_dims, *hw_shape))
-        if self.with_fpn:
-            return _apply_fpn(self, outs)
         return tuple(outs)
 
 
 @MODELS.register_module()
 class DeiT3FDAMNeck(BaseModule):
-    """The release neck as an mmseg neck: ``fpn1`` (4x up), ``fpn2`` (2x up), ``fpn3`` (identity),
-    ``fpn4`` (max-pool 2x) on four same-size maps ``(B, C, h, w)``.
+    """The release's neck (``SimpleMultiLevelNeck``): four same-size maps ``(B, C, h, w)`` from a
+    plain ViT become strides 4, 8, 16, 32 relative to the image (patch 16).
+
+    ``fpn1``: ConvTranspose2d(C, C, 2, 2), norm, GELU, ConvTranspose2d(C, C, 2, 2) (4x up);
+    ``fpn2``: ConvTranspose2d(C, C, 2, 2) (2x up); ``fpn3``: identity; ``fpn4``: max-pool 2x.
+    Layers keep PyTorch's default init, as in the release.
 
     Args:
-        embed_dims (int): C.
-        norm_cfg (dict): norm between the two transposed convs of ``fpn1``.
+        in_channels (int): C; 768 for DeiT-III-B.
+        norm_cfg (dict): norm of ``fpn1.1``; SyncBN in the release.
+
+    Shapes: 4 inputs ``(B, C, h, w)`` -> ``(B, C, 4h, 4w), (B, C, 2h, 2w), (B, C, h, w),
+    (B, C, h//2, w//2)``.
     """
 
-    def __init__(self, embed_dims: int = 768, norm_cfg: dict = dict(type='BN'), init_cfg=None):
+    def __init__(self, in_channels: int = 768,
+                 norm_cfg: dict = dict(type='SyncBN', requires_grad=True),
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        for name, module in build_release_fpn(embed_dims, norm_cfg).items():
-            self.add_module(name, module)
+        if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(f'in_channels must be a positive int, got {in_channels!r}')
+        self.in_channels = in_channels
+        self.fpn1 = nn.Sequential(
+            nn.ConvTranspose2d(in_channels, in_channels, kernel_size=2, stride=2),
+            build_norm_layer(norm_cfg, in_channels)[1],
+            nn.GELU(),
+            nn.ConvTranspose2d(in_channels, in_channels, kernel_size=2, stride=2))
+        self.fpn2 = nn.Sequential(
+            nn.ConvTranspose2d(in_channels, in_channels, kernel_size=2, stride=2))
+        self.fpn3 = nn.Identity()
+        self.fpn4 = nn.MaxPool2d(kernel_size=2, stride=2)
 
     def forward(self, inputs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
-        return _apply_fpn(self, inputs)
+        if len(inputs) != 4:
+            raise ValueError(f'DeiT3FDAMNeck takes 4 feature maps (backbone out_indices of '
+                             f'length 4), got {len(inputs)}')
+        return (self.fpn1(inputs[0]), self.fpn2(inputs[1]), self.fpn3(inputs[2]),
+                self.fpn4(inputs[3]))

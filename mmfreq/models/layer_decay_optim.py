@@ -4,7 +4,7 @@
 mmseg / mmdet / mmrotate configs) gives every parameter::
 
     lr           = base_lr * layer_decay_rate ** (num_layers + 1 - layer_id) * lr_mult
-    weight_decay = base_wd * decay_mult
+    weight_decay = base_wd * decay_mult * (flat_decay_mult if the parameter is 1-D)
 
 ``layer_id`` (BEiT convention, ``num_layers + 2`` ids):
 
@@ -16,13 +16,15 @@ mmseg / mmdet / mmrotate configs) gives every parameter::
 
 ``lr_mult`` / ``decay_mult`` come from ``custom_keys`` with mmengine's rule: the longest key that
 is a substring of the parameter's full name (``backbone.blocks.0.freq_scale_1.complex_weights``)
-wins (ties: alphabetical). The FDAM release recipe (SPEC) is::
+wins (ties: alphabetical). ``flat_decay_mult`` (mmengine's name; default 1) scales the weight
+decay of every 1-D parameter (biases, norms, layer scales, AttInv gammas). The FDAM release recipe
+(docs/fdam.md, "Training recipe") is::
 
     optim_wrapper = dict(
         type='OptimWrapper',
         optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
         constructor='ViTLayerDecayOptimizerConstructor',
-        paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.95,
+        paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.95, flat_decay_mult=0.,
                            custom_keys={'freq_scale': dict(lr_mult=2.),
                                         'pos_embed': dict(decay_mult=0.),
                                         'norm': dict(decay_mult=0.)}))
@@ -39,7 +41,7 @@ from torch import nn
 
 __all__ = ['ViTLayerDecayOptimizerConstructor', 'vit_layer_id']
 
-PARAMWISE_KEYS = ('num_layers', 'layer_decay_rate', 'custom_keys')
+PARAMWISE_KEYS = ('num_layers', 'layer_decay_rate', 'flat_decay_mult', 'custom_keys')
 CUSTOM_KEY_FIELDS = ('lr_mult', 'decay_mult')
 EMBEDDING_NAMES = ('backbone.pos_embed', 'backbone.cls_token', 'backbone.mask_token')
 _BLOCK = re.compile(r'^backbone\.(?:blocks|layers)\.(\d+)\.')
@@ -68,7 +70,8 @@ class ViTLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
     """Layer-wise lr decay + ``custom_keys`` multipliers; see the module docstring.
 
     ``paramwise_cfg`` keys: ``num_layers`` (int >= 1, the number of blocks), ``layer_decay_rate``
-    (float in (0, 1]) and optional ``custom_keys`` (dict key -> dict(lr_mult=..., decay_mult=...)).
+    (float in (0, 1]), optional ``flat_decay_mult`` (number >= 0, default 1) and optional
+    ``custom_keys`` (dict key -> dict(lr_mult=..., decay_mult=...)).
     """
 
     def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg=None):
@@ -83,6 +86,10 @@ class ViTLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         if not _is_number(rate) or not 0 < rate <= 1:
             raise ValueError(f'paramwise_cfg.layer_decay_rate must be a number in (0, 1], '
                              f'got {rate!r}')
+        flat_decay_mult = paramwise_cfg.get('flat_decay_mult', 1.)
+        if not _is_number(flat_decay_mult) or flat_decay_mult < 0:
+            raise ValueError(f'paramwise_cfg.flat_decay_mult must be a number >= 0, '
+                             f'got {flat_decay_mult!r}')
         custom_keys = paramwise_cfg.get('custom_keys', {})
         if not isinstance(custom_keys, dict):
             raise ValueError(f'paramwise_cfg.custom_keys must be a dict, got {custom_keys!r}')
@@ -94,23 +101,26 @@ class ViTLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
         self.num_layers = num_layers
         self.layer_decay_rate = float(rate)
+        self.flat_decay_mult = float(flat_decay_mult)
         self.custom_keys = custom_keys
         # mmengine's precedence: longest key first, ties alphabetical
         self.sorted_keys = sorted(sorted(custom_keys), key=len, reverse=True)
 
-    def param_settings(self, name: str):
-        """``(layer_id, lr, weight_decay)`` of the parameter called ``name`` in the model."""
+    def param_settings(self, name: str, ndim: int = 2):
+        """``(layer_id, lr, weight_decay)`` of the ``ndim``-D parameter called ``name``."""
         layer_id = vit_layer_id(name, self.num_layers)
         scale = self.layer_decay_rate ** (self.num_layers + 1 - layer_id)
         fields = next((self.custom_keys[k] for k in self.sorted_keys if k in name), {})
         lr = self.base_lr * scale * fields.get('lr_mult', 1.)
         weight_decay = (self.base_wd or 0.) * fields.get('decay_mult', 1.)
+        if ndim == 1:
+            weight_decay *= self.flat_decay_mult
         return layer_id, lr, weight_decay
 
     def add_params(self, params: List[dict], module: nn.Module, prefix: str = '', **kwargs):
         groups = {}
         for name, param in module.named_parameters(prefix=prefix):
-            _, lr, weight_decay = self.param_settings(name)
+            _, lr, weight_decay = self.param_settings(name, param.dim())
             group = groups.get((lr, weight_decay))
             if group is None:
                 group = groups[(lr, weight_decay)] = dict(params=[], lr=lr,

@@ -1,6 +1,6 @@
 """LSKNet backbone (Large Selective Kernel Network, Li et al., ICCV 2023) with optional FDAM.
 
-Written from SPEC "LSKNet (DOTA, Oriented R-CNN)". Parameter names are those of the published
+Layout and decisions: docs/fdam.md, "LSKNet". Parameter names are those of the published
 LSKNet ImageNet backbone (``lsk_s_backbone``), so its ``state_dict`` loads by name::
 
     patch_embed{i}.proj / .norm                 conv 7x7 stride 4 (stage 1), 3x3 stride 2 after; BN

@@ -2,8 +2,8 @@
 
 :class:`VisionTransformerFDAM` is the stock ``mmseg.models.VisionTransformer`` plus two options:
 
-* ``attn_inv`` (bool): the attention of every layer becomes AttInv (SPEC "FDAM"): with ``f`` the
-  StarReLU of the attention input, ``y = A V`` and ``V`` the values (per head)::
+* ``attn_inv`` (bool): the attention of every layer becomes AttInv (docs/fdam.md, "AttInv"): with
+  ``f`` the StarReLU of the attention input, ``y = A V`` and ``V`` the values (per head)::
 
       y' = y + y * tanh(dy_freq_2(f)) * lf_gamma + s_hf(dy_freq(f)) * (V - y) * hf_gamma
 
@@ -63,7 +63,7 @@ class AttInvGatesMixin:
     """AttInv's dynamic weights on an ``nn.Module`` holding an ``nn.MultiheadAttention`` ``attn``.
 
     Adds ``dy_freq_starrelu`` (StarReLU), ``dy_freq_2`` / ``dy_freq`` (Linear dim -> heads, bias)
-    and ``lf_gamma`` / ``hf_gamma`` (``(dim,)``, init 1e-5), the release's names (SPEC "FDAM").
+    and ``lf_gamma`` / ``hf_gamma`` (``(dim,)``, init 1e-5), the release's names (docs/fdam.md).
     """
 
     def init_attinv(self, dim: int, num_heads: int) -> None:

@@ -1,5 +1,5 @@
 """LSKNet backbone with optional FDAM for mmrotate, its DOTA configs and the tiny demo run
-(issue 7; SPEC "LSKNet (DOTA, Oriented R-CNN)")."""
+(docs/fdam.md, "LSKNet"; LSKNet, Li et al., IJCV 2024)."""
 import math
 import subprocess
 import sys
@@ -36,7 +36,7 @@ def _seed():
 
 
 def published_shapes(embed_dims, depths, mlp_ratios, in_channels=3) -> dict:
-    """Names and shapes of the published LSKNet ImageNet backbone, written from the SPEC list."""
+    """Names and shapes of the published LSKNet ImageNet backbone, written out from docs/fdam.md."""
     shapes = {}
 
     def conv(name, out_ch, in_ch, k):
@@ -137,7 +137,7 @@ def test_freq_scale_parameter_delta_matches_formula(arch):
 
 
 def reference_block(block, x):
-    """One LSKNet block computed from the SPEC's description with the block's weights."""
+    """One LSKNet block computed from its description (docs/fdam.md) with the block's weights."""
     def conv(mod, t, **kw):
         return F.conv2d(t, mod.weight, mod.bias, **kw)
 
@@ -235,17 +235,49 @@ def test_dota_configs_build(config, with_fdam):
                                                      freq_scale=GROUP_FS if with_fdam else None)
     assert sum(isinstance(m, FreqScale) for m in backbone.modules()) == (20 if with_fdam else 0)
     assert cfg.model.backbone.init_cfg.type == 'Pretrained'
-    assert cfg.model.backbone.drop_path_rate == 0.1
+    assert (cfg.model.backbone.drop_path_rate, cfg.model.backbone.drop_rate) == (0.1, 0.1)
+    assert cfg.model.backbone.norm_cfg.type == 'SyncBN'
     assert cfg.model.neck.in_channels == [64, 128, 320, 512]
     assert cfg.model.rpn_head.bbox_coder.angle_version == 'le90'
     assert cfg.model.roi_head.bbox_head.num_classes == 15
     optimizer = cfg.optim_wrapper.optimizer
     assert (optimizer.type, optimizer.lr, optimizer.weight_decay) == ('AdamW', 1e-4, 0.05)
     assert 'momentum' not in optimizer
+    assert cfg.optim_wrapper.clip_grad == dict(max_norm=35, norm_type=2)
+    warmup, steps = cfg.param_scheduler
+    assert (warmup.type, warmup.start_factor, warmup.end) == ('LinearLR', 1 / 3, 500)
+    assert (steps.type, steps.milestones) == ('MultiStepLR', [8, 11])
     assert cfg.train_cfg.max_epochs == 12
+    assert cfg.train_dataloader.batch_size == 1  # x 8 GPUs, the official LSKNet-S setting
+    flip, rotate = [t for t in cfg.train_dataloader.dataset.pipeline
+                    if t.type in ('mmdet.RandomFlip', 'RandomRotate')]
+    assert (flip.prob, flip.direction) == (0.75, ['horizontal', 'vertical', 'diagonal'])
+    assert (rotate.prob, rotate.angle_range, rotate.rect_obj_labels) == (0.5, 180, [9, 11])
+    assert cfg.train_dataloader.dataset.data_root == 'data/split_ss_dota/'
     assert cfg.train_dataloader.dataset.type == 'DOTADataset'
     assert tuple(cfg.train_dataloader.dataset.img_shape) == (1024, 1024)
     assert cfg.test_evaluator.type == 'DOTAMetric'
+
+
+def test_dota_training_pipeline_runs_on_dota_data(demo_root):
+    """The official augmentation (flips, rotation; rotation forced here) on the demo DOTA
+    patches: rotated boxes stay finite and labelled."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmrotate.registry import DATASETS
+    cfg = Config.fromfile(BASELINE)
+    init_default_scope('mmrotate')
+    dataset_cfg = cfg.train_dataloader.dataset
+    dataset_cfg.data_root = f'{demo_root}/dota/'
+    for transform in dataset_cfg.pipeline:
+        if transform.type == 'RandomRotate':
+            transform.prob = 1.0
+    dataset = DATASETS.build(dataset_cfg)
+    for index in range(3):
+        sample = dataset[index]
+        boxes = sample['data_samples'].gt_instances.bboxes.tensor
+        assert boxes.shape[-1] == 5 and torch.isfinite(boxes).all()
+        assert len(sample['data_samples'].gt_instances.labels) == len(boxes)
 
 
 SPLIT_TOOL = (Path(sys.executable).parents[1] / 'lib' / f'python{sys.version_info[0]}.'

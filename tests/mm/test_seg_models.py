@@ -1,5 +1,6 @@
-"""mmseg backbones with FDAM (issue 5): ViT (DeiT) with FDAM switches, the release's DeiT-III + FDAM
-backbone and neck, SegFormer MiT with FDAM, and the layer-wise lr decay optimizer constructor."""
+"""mmseg backbones with FDAM (docs/fdam.md): ViT (DeiT) with FDAM switches, the release's
+DeiT-III + FDAM backbone and neck, SegFormer MiT with FDAM, and the layer-wise lr decay optimizer
+constructor."""
 import copy
 import math
 
@@ -14,7 +15,7 @@ from torch import nn
 import mmfreq  # noqa: F401  (registers the modules)
 from mmfreq.layers import AttInvAttention
 from mmfreq.layers.attinv_attention import high_frequency_gate
-from mmfreq.models.deit3_fdam import DeiT3FDAM, DeiT3FDAMNeck, resize_pos_embed
+from mmfreq.models.deit3_fdam import DeiT3FDAM, DeiT3FDAMNeck, pos_embed_grid, resize_pos_embed
 from mmfreq.models.layer_decay_optim import ViTLayerDecayOptimizerConstructor, vit_layer_id
 from mmfreq.models.mit_fdam import AttInvEfficientMultiheadAttention, MixVisionTransformerFDAM
 from mmfreq.models.vit_fdam import (AttInvMultiheadAttention, FDAMTransformerEncoderLayer,
@@ -295,78 +296,40 @@ def test_mit_fdam_bad_options_raise_at_build():
 
 
 # --------------------------------------------------------------------------------------------
-# DeiT-III + FDAM (release layout)
+# DeiT-III + FDAM (the release's backbone and neck; layout: docs/fdam.md)
 
-def release_deit3_shapes(dim=768, depth=12, heads=12, mlp_ratio=4, n=4, g=16, grid=14):
-    """Backbone state dict names -> shapes of the release (SPEC), written out independently."""
-    hidden = int(dim * 0.0625)
-    shapes = {'patch_embed.proj.weight': (dim, 3, 16, 16), 'patch_embed.proj.bias': (dim,),
-              'pos_embed': (1, grid * grid, dim)}
-    for i in range(depth):
-        p = f'blocks.{i}.'
-        shapes.update({
-            p + 'norm1.weight': (dim,), p + 'norm1.bias': (dim,),
-            p + 'attn.qkv.weight': (3 * dim, dim), p + 'attn.qkv.bias': (3 * dim,),
-            p + 'attn.proj.weight': (dim, dim), p + 'attn.proj.bias': (dim,),
-            p + 'attn.dy_freq_starrelu.scale': (1,), p + 'attn.dy_freq_starrelu.bias': (1,),
-            p + 'attn.dy_freq.weight': (heads, dim), p + 'attn.dy_freq.bias': (heads,),
-            p + 'attn.dy_freq_2.weight': (heads, dim), p + 'attn.dy_freq_2.bias': (heads,),
-            p + 'attn.lf_gamma': (dim,), p + 'attn.hf_gamma': (dim,),
-            p + 'norm2.weight': (dim,), p + 'norm2.bias': (dim,),
-            p + 'mlp.fc1.weight': (dim * mlp_ratio, dim), p + 'mlp.fc1.bias': (dim * mlp_ratio,),
-            p + 'mlp.fc2.weight': (dim, dim * mlp_ratio), p + 'mlp.fc2.bias': (dim,),
-            p + 'gamma_1': (dim,), p + 'gamma_2': (dim,)})
-        for fs in ('freq_scale_1.', 'freq_scale_2.'):
-            shapes.update({
-                p + fs + 'complex_weights': (n, dim // g, 14, 8),
-                p + fs + 'reweight.fc1.weight': (hidden, dim),
-                p + fs + 'reweight.act.scale': (1,), p + fs + 'reweight.act.bias': (1,),
-                p + fs + 'reweight.fc2.weight': (g * n, hidden)})
-    for name in ('fpn1.0', 'fpn1.3', 'fpn2.0'):
-        shapes[name + '.weight'] = (dim, dim, 2, 2)
-        shapes[name + '.bias'] = (dim,)
-    shapes.update({'fpn1.1.weight': (dim,), 'fpn1.1.bias': (dim,), 'fpn1.1.running_mean': (dim,),
-                   'fpn1.1.running_var': (dim,), 'fpn1.1.num_batches_tracked': ()})
-    return shapes
+TINY_DEIT3 = dict(img_size=64, embed_dims=32, depth=4, num_heads=2, out_indices=(0, 1, 2, 3))
 
 
-def _state_from_shapes(shapes):
-    return {k: (torch.tensor(7) if not v else torch.randn(v)) for k, v in shapes.items()}
-
-
-def test_release_deit3_base_checkpoint_loads_strict():
-    model = DeiT3FDAM()  # the release defaults: DeiT-III-B, FDAM, fpn neck
-    shapes = release_deit3_shapes()
-    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == shapes
-    state = _state_from_shapes(shapes)
-    model.load_state_dict(state, strict=True)
-    loaded = model.state_dict()
-    for name in ('blocks.11.freq_scale_2.complex_weights', 'blocks.0.attn.dy_freq.weight',
-                 'fpn1.1.running_var', 'pos_embed'):
-        assert torch.equal(loaded[name], state[name])
-
-
-def test_deit3_forward_shapes_and_neck():
-    model = DeiT3FDAM(embed_dims=32, depth=4, num_heads=2, out_indices=(0, 1, 2, 3))
+def test_deit3_backbone_and_neck_outputs_on_a_non_square_input():
+    model = DeiT3FDAM(**TINY_DEIT3)
+    neck = DeiT3FDAMNeck(32, norm_cfg=dict(type='BN'))
     model.init_weights()
-    model.eval()
+    model.eval(), neck.eval()
+    assert model.pos_embed.shape == (1, 4 * 4, 32)  # the img_size grid, no class-token slot
     outs = model(torch.randn(2, 3, 64, 96))
-    assert [tuple(o.shape) for o in outs] == [(2, 32, 16, 24), (2, 32, 8, 12), (2, 32, 4, 6),
-                                              (2, 32, 2, 3)]
-    neck = DeiT3FDAMNeck(32)
-    assert set(neck.state_dict()) == {k for k in model.state_dict() if k.startswith('fpn')}
-    plain = DeiT3FDAM(embed_dims=32, depth=4, num_heads=2, out_indices=(0, 1, 2, 3),
-                      with_fpn=False)
-    plain.load_state_dict({k: v for k, v in model.state_dict().items()
-                           if not k.startswith('fpn')}, strict=True)
-    neck.load_state_dict({k: v for k, v in model.state_dict().items() if k.startswith('fpn')})
-    plain.eval(), neck.eval()
-    x = torch.randn(1, 3, 48, 32)
-    for a, b in zip(model(x), neck(plain(x))):
-        assert torch.equal(a, b)
+    assert [tuple(o.shape) for o in outs] == [(2, 32, 4, 6)] * 4
+    assert [tuple(o.shape) for o in neck(outs)] == [(2, 32, 16, 24), (2, 32, 8, 12),
+                                                    (2, 32, 4, 6), (2, 32, 2, 3)]
+    assert set(neck.state_dict()) == {
+        'fpn1.0.weight', 'fpn1.0.bias', 'fpn1.1.weight', 'fpn1.1.bias', 'fpn1.1.running_mean',
+        'fpn1.1.running_var', 'fpn1.1.num_batches_tracked', 'fpn1.3.weight', 'fpn1.3.bias',
+        'fpn2.0.weight', 'fpn2.0.bias'}
+    with pytest.raises(ValueError, match='4 feature maps'):
+        neck(outs[:3])
 
 
-def test_deit3_pos_embed_is_resized_bicubically():
+def test_deit3_drop_path_is_the_same_in_every_block():
+    model = DeiT3FDAM(**dict(TINY_DEIT3, drop_path_rate=0.15))
+    assert [block.drop_path.drop_prob for block in model.blocks] == [0.15] * 4
+
+
+def test_deit3_pos_embed_grid_and_resize():
+    assert pos_embed_grid(196) == (14, False)  # DeiT-III: no class-token slot
+    assert pos_embed_grid(197) == (14, True)   # ViT / DeiT: a class-token slot first
+    assert pos_embed_grid(1024) == (32, False)
+    with pytest.raises(ValueError, match='neither a square'):
+        pos_embed_grid(200)
     pos = torch.randn(1, 14 * 14, 8)
     assert resize_pos_embed(pos, (14, 14), (14, 14)) is pos
     resized = resize_pos_embed(pos, (14, 14), (4, 6))
@@ -375,46 +338,57 @@ def test_deit3_pos_embed_is_resized_bicubically():
     assert torch.allclose(resized, ref.flatten(2).transpose(1, 2))
 
 
-def test_deit3_pretrained_init_from_imagenet_and_segmentor_checkpoints(tmp_path):
-    kwargs = dict(embed_dims=32, depth=4, num_heads=2, out_indices=(0, 1, 2, 3))
-    donor = DeiT3FDAM(**kwargs, attn_inv=False, freq_scale=None, with_fpn=False)
-    imagenet = {k: v.clone() for k, v in donor.state_dict().items()}
-    imagenet.update({'cls_token': torch.randn(1, 1, 32), 'norm.weight': torch.ones(32),
-                     'norm.bias': torch.zeros(32), 'head.weight': torch.randn(10, 32),
-                     'head.bias': torch.zeros(10)})
-    torch.save({'model': imagenet}, tmp_path / 'deit3_imagenet.pth')
-    model = DeiT3FDAM(**kwargs, init_cfg=dict(type='Pretrained',
-                                              checkpoint=str(tmp_path / 'deit3_imagenet.pth')))
+def test_deit3_init_keeps_the_release_init_of_the_fdam_parameters():
+    """DeiT-III parameters: trunc-normal 0.02; FDAM Linears: PyTorch's default (uniform within
+    1/sqrt(fan_in)), as in the release (docs/fdam.md, "Initialisation")."""
+    model = DeiT3FDAM(img_size=64, embed_dims=256, depth=2, num_heads=4, out_indices=(0, 1))
     model.init_weights()
-    own = model.state_dict()
-    for key, value in donor.state_dict().items():
-        assert torch.equal(own[key], value), key
-    report = model.load_pretrained_state_dict(imagenet)
-    assert not report['unexpected']
-    assert set(report['missing']) == _fdam_keys(own) | {
-        k for k in own if k.startswith('fpn') and not k.endswith('num_batches_tracked')}
+    block = model.blocks[1]
+    assert abs(block.attn.qkv.weight.std().item() - 0.02) < 0.002
+    assert torch.equal(block.attn.qkv.bias, torch.zeros_like(block.attn.qkv.bias))
+    for linear in (block.attn.dy_freq, block.attn.dy_freq_2, block.freq_scale_1.reweight.fc1,
+                   block.freq_scale_2.reweight.fc2):
+        bound = 1 / math.sqrt(linear.in_features)
+        assert linear.weight.abs().max() <= bound
+        assert linear.weight.std() > 0.8 * bound / math.sqrt(3)  # uniform, not N(0, 0.02)
+    assert torch.all(block.attn.lf_gamma == 1e-5) and torch.all(block.gamma_1 == 1e-4)
+    assert block.freq_scale_1.complex_weights.abs().max() < 1e-4
 
-    segmentor = {'backbone.' + k: v for k, v in own.items()}
+
+def test_deit3_pretrained_init_from_a_segmentor_checkpoint(tmp_path):
+    """A release segmentor checkpoint (``backbone.*``) initialises the backbone by name."""
+    donor = DeiT3FDAM(**TINY_DEIT3)
+    segmentor = {'backbone.' + k: torch.randn_like(v.float()).to(v.dtype)
+                 for k, v in donor.state_dict().items()}
     segmentor['decode_head.conv_seg.weight'] = torch.randn(150, 32, 1, 1)
     torch.save({'state_dict': segmentor, 'meta': {}}, tmp_path / 'release_ade20k.pth')
-    again = DeiT3FDAM(**kwargs, init_cfg=dict(type='Pretrained',
-                                              checkpoint=str(tmp_path / 'release_ade20k.pth')))
-    again.init_weights()
-    for key, value in own.items():
-        assert torch.equal(again.state_dict()[key], value), key
+    model = DeiT3FDAM(**TINY_DEIT3, init_cfg=dict(type='Pretrained',
+                                                  checkpoint=str(tmp_path / 'release_ade20k.pth')))
+    model.init_weights()
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, segmentor['backbone.' + key]), key
+    report = model.load_pretrained_state_dict(segmentor)
+    assert report == dict(missing=[], unexpected=[])
 
 
 @pytest.mark.parametrize('options, message', [
-    (dict(out_indices=(2, 5, 8)), 'with_fpn=True needs 4 out_indices'),
     (dict(out_indices=(2, 5, 8, 12)), 'out_indices'),
     (dict(out_indices=(2, 5, 5, 11)), 'distinct'),
     (dict(attn_inv=None), 'attn_inv'),
     (dict(freq_scale=dict(mode='group', groups=5)), 'groups must divide dim'),
     (dict(drop_path_rate=1.5), 'drop_path_rate'),
+    (dict(img_size=(512, 0)), 'img_size'),
+    (dict(img_size=8), 'smaller than patch_size'),
 ])
 def test_deit3_bad_options_raise_at_build(options, message):
     with pytest.raises(ValueError, match=message):
         DeiT3FDAM(**dict(dict(embed_dims=32, num_heads=2), **options))
+
+
+def test_deit3_bad_pretrained_pos_embed_is_named():
+    model = DeiT3FDAM(**TINY_DEIT3)
+    with pytest.raises(ValueError, match='pos_embed'):
+        model.load_pretrained_state_dict({'pos_embed': torch.zeros(1, 51, 32)})
 
 
 # --------------------------------------------------------------------------------------------
@@ -424,7 +398,7 @@ def test_deit3_bad_options_raise_at_build(options, message):
     ('backbone.pos_embed', 0), ('backbone.cls_token', 0), ('backbone.patch_embed.proj.weight', 0),
     ('backbone.blocks.0.attn.qkv.weight', 1), ('backbone.blocks.11.gamma_2', 12),
     ('backbone.layers.3.ln1.weight', 4), ('backbone.layers.10.attn.attn.in_proj_weight', 11),
-    ('backbone.fpn1.0.weight', 13), ('backbone.ln1.weight', 13), ('decode_head.conv_seg.bias', 13),
+    ('neck.fpn1.0.weight', 13), ('backbone.ln1.weight', 13), ('decode_head.conv_seg.bias', 13),
 ])
 def test_vit_layer_id(name, layer_id):
     assert vit_layer_id(name, 12) == layer_id
@@ -433,7 +407,8 @@ def test_vit_layer_id(name, layer_id):
 class _TinySegmentor(nn.Module):
     def __init__(self):
         super().__init__()
-        self.backbone = DeiT3FDAM(embed_dims=32, depth=12, num_heads=2)
+        self.backbone = DeiT3FDAM(img_size=64, embed_dims=32, depth=12, num_heads=2)
+        self.neck = DeiT3FDAMNeck(32)
         self.decode_head = nn.Conv2d(32, 4, 1)
 
 
@@ -457,13 +432,38 @@ def test_release_recipe_learning_rates_and_weight_decay():
 
     check('backbone.pos_embed', base * rate ** 13, 0.)
     check('backbone.patch_embed.proj.weight', base * rate ** 13, 0.01)
+    check('backbone.patch_embed.proj.bias', base * rate ** 13, 0.)
     check('backbone.blocks.0.attn.qkv.weight', base * rate ** 12, 0.01)
+    check('backbone.blocks.0.attn.qkv.bias', base * rate ** 12, 0.)
     check('backbone.blocks.0.norm1.weight', base * rate ** 12, 0.)
+    check('backbone.blocks.0.gamma_1', base * rate ** 12, 0.)
+    check('backbone.blocks.0.attn.lf_gamma', base * rate ** 12, 0.)
     check('backbone.blocks.3.freq_scale_1.complex_weights', 2 * base * rate ** 9, 0.01)
     check('backbone.blocks.3.freq_scale_2.reweight.fc1.weight', 2 * base * rate ** 9, 0.01)
+    check('backbone.blocks.3.freq_scale_2.reweight.act.scale', 2 * base * rate ** 9, 0.)
     check('backbone.blocks.11.mlp.fc1.weight', base * rate, 0.01)
-    check('backbone.fpn1.0.weight', base, 0.01)
+    check('neck.fpn1.0.weight', base, 0.01)
+    check('neck.fpn1.1.weight', base, 0.)
     check('decode_head.weight', base, 0.01)
+    check('decode_head.bias', base, 0.)
+
+    def release_rule(name, param):  # the release's constructor, as docs/fdam.md states it
+        if name == 'backbone.pos_embed' or name.startswith('backbone.patch_embed'):
+            layer_id = 0
+        elif name.startswith('backbone.blocks.'):
+            layer_id = int(name.split('.')[2]) + 1
+        else:
+            layer_id = 13
+        decay = 0. if param.dim() == 1 or name.endswith('.bias') else 0.01
+        if 'pos_embed' in name or 'norm' in name:
+            decay = 0.
+        lr_mult = 2. if 'freq_scale' in name else 1.
+        return base * rate ** (13 - layer_id) * lr_mult, decay
+
+    for name, param in named.items():
+        lr, wd = release_rule(name, param)
+        got_lr, got_wd = settings[id(param)]
+        assert math.isclose(got_lr, lr, rel_tol=1e-9) and got_wd == wd, (name, got_lr, got_wd)
 
 
 @pytest.mark.parametrize('paramwise, message', [
@@ -471,6 +471,7 @@ def test_release_recipe_learning_rates_and_weight_decay():
     (dict(num_layers=12, layer_decay_rate=1.5), 'layer_decay_rate'),
     (dict(num_layers=12, layer_decay_rate=0.9, decay_type='stage'), 'unknown keys'),
     (dict(num_layers=12, layer_decay_rate=0.9, custom_keys={'norm': dict(lr=1)}), 'custom_keys'),
+    (dict(num_layers=12, layer_decay_rate=0.9, flat_decay_mult=-1), 'flat_decay_mult'),
 ])
 def test_layer_decay_bad_options_raise(paramwise, message):
     with pytest.raises(ValueError, match=message):
@@ -492,7 +493,7 @@ def test_layer_decay_refuses_blocks_beyond_num_layers():
 @pytest.mark.parametrize('build', [
     lambda: VisionTransformerFDAM(**TINY_VIT, attn_inv=True, freq_scale=GROUP),
     lambda: MixVisionTransformerFDAM(**TINY_MIT, attn_inv=True, freq_scale=GROUP),
-    lambda: DeiT3FDAM(embed_dims=32, depth=4, num_heads=2, out_indices=(0, 1, 2, 3)),
+    lambda: DeiT3FDAM(**TINY_DEIT3),
 ], ids=['vit', 'mit', 'deit3'])
 def test_fdam_backbones_under_bf16_autocast(build):
     model = build()
