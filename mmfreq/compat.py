@@ -40,7 +40,12 @@ def checkpoint_safe_globals() -> list:
     dtype_classes = [type(np.dtype(t)) for t in
                      (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64,
                       np.uint8, np.bool_)]
-    return [HistoryBuffer, np.ndarray, np.dtype, _reconstruct, scalar, *dtype_classes]
+    # checkpoints written under numpy 1.x (mmcv 1.x / mmdet 2.x releases keep numpy values in
+    # their meta) name the same two functions by their old module
+    numpy1_names = [(_reconstruct, 'numpy.core.multiarray._reconstruct'),
+                    (scalar, 'numpy.core.multiarray.scalar')]
+    return [HistoryBuffer, np.ndarray, np.dtype, _reconstruct, scalar, *dtype_classes,
+            *numpy1_names]
 
 
 def apply() -> None:

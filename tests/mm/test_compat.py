@@ -50,6 +50,20 @@ def test_our_checkpoints_load_with_weights_only():
     assert loaded['meta']['arr'].tolist() == [0, 1, 2]
 
 
+def test_numpy1_checkpoints_load_with_weights_only():
+    """mmcv 1.x / mmdet 2.x checkpoints were pickled under numpy 1.x, whose module name for the
+    array and scalar constructors was ``numpy.core.multiarray``."""
+    buffer = io.BytesIO()
+    torch.save(dict(meta=dict(best_score=np.float64(0.526), hist=np.arange(3)),
+                    state_dict={'w': torch.ones(2)}), buffer,
+               _use_new_zipfile_serialization=False)  # a plain pickle: names can be rewritten
+    old_names = buffer.getvalue().replace(b'numpy._core.multiarray', b'numpy.core.multiarray')
+    assert b'numpy.core.multiarray\nscalar' in old_names
+    loaded = checkpoint.load(io.BytesIO(old_names))
+    assert loaded['meta']['best_score'] == pytest.approx(0.526)
+    assert loaded['meta']['hist'].tolist() == [0, 1, 2]
+
+
 def test_getattr_stays_forbidden_unless_opted_in(monkeypatch):
     payload = _save({'call': getattr})  # what a stock mmengine HistoryBuffer pickles
     with pytest.raises(checkpoint.UntrustedCheckpointError, match='`getattr`') as refused:
