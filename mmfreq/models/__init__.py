@@ -11,7 +11,7 @@ import warnings
 # package -> modules registering into its registries (mmengine: the root registries, all scopes)
 MODULES = {
     'mmengine': ('conv_layers', 'layer_decay_optim'),
-    'mmdet': ('resnet_fdconv', 'convnext', 'swin_fdconv'),
+    'mmdet': ('resnet_fdconv', 'convnext', 'swin_fdconv', 'det_data_preprocessor'),
     'mmseg': ('resnet_fdconv', 'vit_fdam', 'mit_fdam', 'deit3_fdam'),
     'mmrotate': ('lsknet',),
 }

@@ -2,21 +2,29 @@
 unwrapping of backbone checkpoints from other code bases.
 
 The authors released their trained Faster / Mask R-CNN FDConv models as mmcv 1.x checkpoints
-(mmdet 2.x). What differs from an mmdet 3.x checkpoint of the same model:
+(mmdet 2.28, torch 1.11). What differs from an mmdet 3.x checkpoint of the same model:
 
-* **Parameter names.** For the detectors of this repository (ResNet / ResNet-FDConv, FPN,
-  ``RPNHead``, ``StandardRoIHead`` with ``Shared2FCBBoxHead`` / ``FCNMaskHead``) mmdet 3.x kept
-  the 2.x module names, so the keys carry over; :data:`MMDET2_TO_MMDET3_KEY_RENAMES` (empty for
-  them) and user-given renames are applied in order. FDConv's own names follow the release by
-  construction (SPEC.md). A key the 3.x model lacks (or the reverse) is reported by
-  :func:`compare_with_model`, never silently ignored by the tool.
-* **Container.** mmcv 1.x stores ``meta['CLASSES']`` (mmengine:
-  ``meta['dataset_meta']['classes']``), an mmcv 1.x ``optimizer`` state (not resumable by
-  mmengine, and useless for evaluation) and run bookkeeping (``hook_msgs``, ``env_info``, ...).
-  The converted file keeps the weights and a small, plain ``meta`` so that the stock tools load
-  it with torch's ``weights_only=True``.
+* **Parameter names: nothing, for these detectors.** mmdet 3.0 kept the 2.x module names of
+  ResNet, FPN, ``RPNHead`` (``rpn_conv`` / ``rpn_cls`` / ``rpn_reg``), ``Shared2FCBBoxHead``
+  (``shared_fcs`` / ``fc_cls`` / ``fc_reg``) and ``FCNMaskHead`` (``convs`` / ``upsample`` /
+  ``conv_logits``): its changelog (v3.0.0rc0) states that there is no BC-breaking of model weights
+  between 2.x and 3.x, and mmdet 3.1's model zoo serves the 2.x Faster / Mask R-CNN R50-FPN
+  checkpoints for its 3.x configs. (mmdet 3 did rename parts of other detectors, e.g. the DETR
+  family; those are not converted here.) FDConv's names (``dft_weight``, ``KSM_Global.*``,
+  ``KSM_Local.*``, ``FBM.freq_weight_conv_list.*``) follow the release by construction.
+  :data:`MMDET2_TO_MMDET3_KEY_RENAMES` is therefore empty; user-given renames are applied in
+  order. A key the 3.x model lacks (or the reverse) is reported by :func:`compare_with_model`,
+  never silently ignored by the tool.
+* **Container.** ``mmcv.runner.save_checkpoint`` wrote ``{'meta', 'state_dict', 'optimizer'}``;
+  ``meta`` holds ``CLASSES`` (mmengine: ``meta['dataset_meta']['classes']``), ``mmcv_version``,
+  ``mmdet_version``, ``time``, ``epoch``, ``iter``, the training run's ``config`` / ``env_info`` /
+  ``seed`` / ``exp_name``, ``hook_msgs`` and, with fp16 training, the loss scaler's state
+  (``meta['fp16']['loss_scaler']``). All of it is tensors and plain Python values, so it loads with
+  torch's ``weights_only=True``, in the zip format and in the legacy format mmdet 2's
+  ``publish_model.py`` writes. The mmcv 1.x optimizer state is useless for evaluation (and not
+  resumable by mmengine); the converted file keeps the weights and a small, plain ``meta``.
 * **Wrappers / dtypes.** A ``module.`` prefix (a model saved while wrapped in DDP) is removed; half
-  precision tensors (mmcv 1.x fp16 training before torch 1.6 saved a ``.half()`` model) become
+  precision tensors (a ``.half()`` model saved by mmcv 1.x fp16 training before torch 1.6) become
   float32.
 
 :func:`compare_with_model` checks a converted state dict against a model built from a config
@@ -35,10 +43,8 @@ __all__ = ['MMDET2_TO_MMDET3_KEY_RENAMES', 'extract_state_dict', 'strip_prefix',
            'compare_with_model']
 
 #: ``(regex, replacement)`` key renames from mmdet 2.x to mmdet 3.x, applied with ``re.sub`` in
-#: order. Empty for the models of this repository: ResNet(-FDConv), FPN, ``RPNHead``,
-#: ``Shared2FCBBoxHead`` and ``FCNMaskHead`` have the same module names in both code bases (mmdet
-#: 3.x's own model zoo reuses the 2.x Faster / Mask R-CNN checkpoints). Extra renames can be
-#: passed to :func:`convert_release_state_dict` (``--rename`` of the tool).
+#: order. Empty for the detectors of this repository (see the module docstring). Extra renames can
+#: be passed to :func:`convert_release_state_dict` (``--rename`` of the tool).
 MMDET2_TO_MMDET3_KEY_RENAMES: Tuple[Tuple[str, str], ...] = ()
 
 _STATE_DICT_KEYS = ('state_dict', 'model', 'module')
