@@ -24,7 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layer_inputs import check_channels
 from .star_relu import StarReLU
+
+GAMMA_INIT = 1e-5  # lf_gamma / hf_gamma: AttInv starts as plain attention
 
 # Offset of the high-frequency gate, as in the release (about exp(-1)).
 HF_GATE_OFFSET = 0.3678
@@ -111,14 +114,14 @@ class AttInvAttention(nn.Module):
         hf_dy_weight: build the high-frequency branch (``dy_freq``, ``hf_gamma``).
             With both False the module has only ``qkv``/``proj`` and is standard attention.
 
-    Shapes: ``forward(x)`` with x ``(B, N, C)`` returns ``(B, N, C)``; a class token may be among
-    the N tokens. ``forward(x, return_attention=True)`` returns ``(out, attn)`` with ``attn`` the
+    Shapes: ``forward(x)`` with x ``(B, N, C)`` (or unbatched ``(N, C)``) returns the same
+    shape; a class token may be among the N tokens. ``forward(x, return_attention=True)`` returns ``(out, attn)`` with ``attn`` the
     softmax maps ``(B, heads, N, N)`` (before attention dropout), computed on the explicit path.
     """
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = False,
                  qk_scale: Optional[float] = None, attn_drop: float = 0., proj_drop: float = 0.,
-                 lf_dy_weight: bool = True, hf_dy_weight: bool = True):
+                 lf_dy_weight: bool = True, hf_dy_weight: bool = True, device=None, dtype=None):
         super().__init__()
         for name, value in (('dim', dim), ('num_heads', num_heads)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -144,18 +147,30 @@ class AttInvAttention(nn.Module):
         self.lf_dy_weight = lf_dy_weight
         self.hf_dy_weight = hf_dy_weight
 
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        factory = dict(device=device, dtype=dtype)
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias, **factory)
         self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(dim, dim)
+        self.proj = nn.Linear(dim, dim, **factory)
         self.proj_drop = nn.Dropout(proj_drop)
         if lf_dy_weight or hf_dy_weight:
-            self.dy_freq_starrelu = StarReLU()
+            self.dy_freq_starrelu = StarReLU(**factory)
         if lf_dy_weight:
-            self.dy_freq_2 = nn.Linear(dim, num_heads)
-            self.lf_gamma = nn.Parameter(torch.full((dim,), 1e-5))
+            self.dy_freq_2 = nn.Linear(dim, num_heads, **factory)
+            self.lf_gamma = nn.Parameter(torch.empty(dim, **factory))
         if hf_dy_weight:
-            self.dy_freq = nn.Linear(dim, num_heads)
-            self.hf_gamma = nn.Parameter(torch.full((dim,), 1e-5))
+            self.dy_freq = nn.Linear(dim, num_heads, **factory)
+            self.hf_gamma = nn.Parameter(torch.empty(dim, **factory))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's init of the Linears, StarReLU scale 1 / bias 0, gammas 1e-5 (the
+        release's)."""
+        for module in self.children():
+            if hasattr(module, 'reset_parameters'):
+                module.reset_parameters()
+        for gamma in ('lf_gamma', 'hf_gamma'):
+            if hasattr(self, gamma):
+                nn.init.constant_(getattr(self, gamma), GAMMA_INIT)
 
     def extra_repr(self) -> str:
         return (f'dim={self.dim}, num_heads={self.num_heads}, lf_dy_weight={self.lf_dy_weight}, '
@@ -178,6 +193,13 @@ class AttInvAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, return_attention: bool = False
                 ) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+        if x.dim() == 2:  # unbatched (N, C), as nn.MultiheadAttention accepts it
+            out = self.forward(x.unsqueeze(0), return_attention)
+            return (out[0][0], out[1][0]) if return_attention else out[0]
+        if x.dim() != 3:
+            raise ValueError(f'AttInvAttention expected a (B, N, C) or (N, C) input, got '
+                             f'input{list(x.shape)}')
+        check_channels('AttInvAttention', x, self.dim, dim=-1)
         batch, tokens, channels = x.shape
         qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, N, head_dim)

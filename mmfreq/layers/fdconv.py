@@ -44,6 +44,7 @@ from .fourier_disjoint import (conv_weight_to_dft_weight, fourier_disjoint_group
                                num_kept_coefficients,
                                num_rfft2_coefficients)
 from .frequency_band_modulation import FrequencyBandModulation
+from .layer_inputs import autocast_off, check_channels, empty_batch_output
 from .kernel_spatial_modulation import KernelSpatialModulationGlobal, KernelSpatialModulationLocal
 from .per_sample_conv import conv_output_size, explicit_padding
 
@@ -52,6 +53,15 @@ __all__ = ['FDConv', 'FDLinear', 'uses_fdconv', 'fdw_scale']
 _IntPair = Union[int, Tuple[int, int]]
 # fbm_cfg keys the release accepts and never reads
 _FBM_NO_EFFECT = ('fs_feat', 'spatial', 'global_selection')
+
+
+def _run(recompute: bool, spec: DynamicLayerSpec, alpha: float, *tensors) -> torch.Tensor:
+    if recompute:
+        return RecomputedDynamicLayer.apply(spec, alpha, *tensors)
+    return dynamic_layer_forward(spec, alpha, *tensors)
+
+
+_run_eagerly = torch.compiler.disable(_run)
 
 
 def uses_fdconv(in_channels: int, out_channels: int, kernel_size: _IntPair,
@@ -96,10 +106,8 @@ class _FrequencyDynamicMixin:
                                                    options.param_reduction)
             del self.weight
             self.dft_weight = nn.Parameter(dft_weight.to(**factory))
-        # derived constants, not part of the state dict (int64: gather/scatter index); the
-        # coefficients a reduced dft_weight drops are zero, so their group does not matter
-        groups = fourier_disjoint_groups(d1, d2, options.kernel_num, num_kept).flatten()
-        self.register_buffer('fdw_group_index', groups.clamp(min=0).to(init_weight.device),
+        # a derived constant, not part of the state dict (int64: gather/scatter index)
+        self.register_buffer('fdw_group_index', self._group_index().to(init_weight.device),
                              persistent=False)
         self.fdw_alpha = fdw_scale(in_channels, out_channels, options.kernel_num,
                                    options.param_ratio, options.param_reduction)
@@ -118,6 +126,15 @@ class _FrequencyDynamicMixin:
             fbm_options = {key: value for key, value in options.fbm_cfg.items()
                            if key not in _FBM_NO_EFFECT}
             self.FBM = FrequencyBandModulation(in_channels, **fbm_options).to(**factory)
+
+    def _group_index(self) -> torch.Tensor:
+        """Group of every Fourier coefficient, flat; the coefficients a reduced ``dft_weight``
+        drops are zero, so their group does not matter (0)."""
+        out_channels, in_channels, k, _ = self._fd_weight_shape()
+        d1, d2 = out_channels * k, in_channels * k
+        num_kept = num_kept_coefficients(num_rfft2_coefficients(d1, d2),
+                                         self.fd_options.param_reduction)
+        return fourier_disjoint_groups(d1, d2, self.kernel_num, num_kept).flatten().clamp(min=0)
 
     def init_weights(self) -> None:
         """Re-apply the release init of KSM and FBM (mmengine calls this after a parent's
@@ -158,7 +175,12 @@ class _FrequencyDynamicMixin:
 
     def _reset_dynamic_parameters(self, fan_in: int) -> None:
         """``nn.Conv2d`` / ``nn.Linear``'s own init of weight and bias, through the FDW; then the
-        release init of KSM and FBM."""
+        release init of KSM and FBM, and the derived constants (after ``to_empty`` they hold
+        whatever the memory held)."""
+        with torch.no_grad():
+            self.fdw_group_index.copy_(self._group_index())
+            if getattr(self, 'FBM', None) is not None:
+                self.FBM.reset_masks()
         self.init_dense_weight_(lambda weight: nn.init.kaiming_uniform_(weight, a=math.sqrt(5)))
         if self.bias is not None:
             bound = 1 / math.sqrt(fan_in)
@@ -191,7 +213,7 @@ class _FrequencyDynamicMixin:
         scale = None
         if kernel_attention is not None:
             scale = kernel_attention.reshape(-1, self.param_ratio, self.kernel_num) * alpha
-        with torch.autocast(device_type=self.fdw_group_index.device.type, enabled=False):
+        with autocast_off(self.fdw_group_index.device):
             weight = modulated_weight(self._layer_spec(False), self._dft_weight(), scale,
                                       torch.ones(()), None, None, alpha)
         return weight.permute(0, 1, 4, 2, 3)
@@ -209,10 +231,11 @@ class _FrequencyDynamicMixin:
         compute = torch.float64 if pooled.dtype == torch.float64 else torch.float32
         # irfft2 with norm='forward' (no 1/(d1*d2) pass); that factor goes into the small scale
         alpha = self.fdw_alpha / (d1 * d2)
-        with torch.autocast(device_type=pooled.device.type, enabled=False):
+        with autocast_off(pooled.device):
             scale = None
             if factors.kernel is not None:
-                scale = factors.kernel.reshape(-1, self.param_ratio, self.kernel_num) * alpha
+                scale = (factors.kernel.to(compute).reshape(-1, self.param_ratio, self.kernel_num)
+                         * alpha)
             # the spatial and channel factors and the local map's constant form one small
             # (B, 1, k, k, in) factor; each full-size multiply is one pass over the weight
             small = torch.ones(batch, 1, k, k, in_channels, dtype=compute, device=pooled.device)
@@ -223,16 +246,18 @@ class _FrequencyDynamicMixin:
             local_weight = windows = None
             if self.KSM_Local is not None:
                 small = small * self.KSM_Local.constant
-                local_weight, windows = self.KSM_Local.factors(pooled.flatten(1).to(compute))
+                local_weight, windows = (
+                    t.to(compute) for t in self.KSM_Local.factors(pooled.flatten(1)))
             filt = None if factors.filter is None else factors.filter.to(compute)
         map_weight = map_bias = None
         if getattr(self, 'FBM', None) is not None:
             map_weight, map_bias = self.FBM.map_parameters()
         tensors = (x, map_weight, map_bias, self._dft_weight(), scale, small, local_weight,
                    windows, filt, self.bias)
-        if self.fd_options.recompute and torch.is_grad_enabled():
-            return RecomputedDynamicLayer.apply(spec, alpha, *tensors)
-        return dynamic_layer_forward(spec, alpha, *tensors)
+        # under torch.compile the weight-sized work runs eagerly (inductor has no kernels for
+        # its complex FFT steps, and its grouped-by-batch conv has a symbolic group count)
+        run = _run_eagerly if torch.compiler.is_dynamo_compiling() else _run
+        return run(self.fd_options.recompute and torch.is_grad_enabled(), spec, alpha, *tensors)
 
     def _fd_extra_repr(self, fallback: str) -> str:
         if not self.is_fdconv:
@@ -308,6 +333,12 @@ class FDConv(_FrequencyDynamicMixin, nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.is_fdconv:
             return super().forward(x)
+        if x.dim() not in (3, 4):
+            raise ValueError(f'FDConv expected a 3-D (unbatched) or 4-D (batched) input, got '
+                             f'input{list(x.shape)}')
+        if x.dim() == 3:  # unbatched, as nn.Conv2d accepts it
+            return self.forward(x.unsqueeze(0)).squeeze(0)
+        check_channels('FDConv', x, self.in_channels, dim=1)
         height, width = x.shape[-2:]
         k = self.kernel_size[0]
         memory_format = (torch.channels_last if not x.is_contiguous()
@@ -315,12 +346,17 @@ class FDConv(_FrequencyDynamicMixin, nn.Conv2d):
                          else torch.contiguous_format)
         padding = explicit_padding(self.padding, k, self.dilation)
         out_h, out_w = conv_output_size((height, width), k, self.stride, padding, self.dilation)
+        if x.shape[0] == 0:
+            return empty_batch_output(self, x, (0, self.out_channels, out_h, out_w))
         fbm = {}
         if self.FBM is not None:
             fbm = dict(masks=self.FBM.band_masks(height, width), map_groups=self.FBM.spatial_group,
                        map_act=self.FBM.act, lowfreq_att=self.FBM.lowfreq_att)
-        # the filter factor goes on the output when that is smaller than the weight
-        spec = self._layer_spec(out_h * out_w < self.in_channels * k * k, stride=self.stride,
+        # the filter factor goes on the output when that is smaller than the weight (identical
+        # by linearity; decided by the sizes, so not under torch.compile / torch.export)
+        filter_to_output = (not torch.compiler.is_compiling()
+                            and out_h * out_w < self.in_channels * k * k)
+        spec = self._layer_spec(filter_to_output, stride=self.stride,
                                 padding=padding, dilation=self.dilation, **fbm)
         out = self._dynamic_forward(x, x.mean(dim=(2, 3), keepdim=True), spec)
         return out.contiguous(memory_format=memory_format)
@@ -381,7 +417,10 @@ class FDLinear(_FrequencyDynamicMixin, nn.Linear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.is_fdconv:
             return super().forward(x)
+        check_channels('FDLinear', x, self.in_features, dim=-1)
         leading = x.shape[:-1]
+        if x.numel() == 0:
+            return empty_batch_output(self, x, (*leading, self.out_features))
         if x.dim() >= 3:
             tokens = x.reshape(x.shape[0], -1, self.in_features)  # (B, T, in)
         else:
@@ -389,7 +428,8 @@ class FDLinear(_FrequencyDynamicMixin, nn.Linear):
         batch, num_tokens, _ = tokens.shape
         pooled = tokens.mean(dim=1).view(batch, self.in_features, 1, 1)
         # filter factor on the output tokens when they are fewer than the weight's rows' length
-        spec = self._layer_spec(num_tokens < self.in_features, linear=True)
+        filter_to_output = not torch.compiler.is_compiling() and num_tokens < self.in_features
+        spec = self._layer_spec(filter_to_output, linear=True)
         out = self._dynamic_forward(tokens, pooled, spec)
         return out.reshape(*leading, self.out_features)
 

@@ -16,6 +16,7 @@ import torch
 from .fourier_disjoint import fft_dtype
 from .frequency_band_modulation import band_maps, band_modulate
 from .kernel_spatial_modulation import local_logits
+from .layer_inputs import autocast_off, autocast_state
 from .per_sample_conv import (per_sample_conv2d, per_sample_conv2d_backward, per_sample_linear,
                               per_sample_linear_backward)
 
@@ -27,45 +28,49 @@ class GroupScaledSpectrum(torch.autograd.Function):
     """``spectrum[b, n] = sum_p S[p, n] * scale[b, p, group_index[n]]``, complex ``(B, d1, c)``,
     with ``S`` the complex view of ``dft_weight`` ``(P, d1, c, 2)``.
 
-    Forward: one gather of the (complex-cast) ``scale`` to every coefficient and one complex
-    multiply. Backward: ``grad S = sum_b scale[b, group] * grad_b`` and, per group, the sum of
-    ``Re(grad * conj(S))`` (one scatter-add); nothing per sample is saved.
+    Forward: one gather of the real ``scale`` to every coefficient and one real multiply of the
+    (real, imag) pairs (no complex gather, which ONNX has no form for). Backward:
+    ``grad S = sum_b scale[b, group] * grad_b`` and, per group, the sum of ``Re(grad * conj(S))``
+    (one scatter-add); nothing per sample is saved.
     """
 
     @staticmethod
     def forward(ctx, dft_weight, scale, group_index):
         num_ratio, d1, cols, _ = dft_weight.shape
-        spectrum = torch.view_as_complex(dft_weight).reshape(num_ratio, -1)
-        per_entry = _per_entry(scale, group_index, spectrum.dtype)  # (B, P, N)
+        pairs = dft_weight.reshape(num_ratio, -1, 2)  # (P, N, 2)
+        per_entry = _per_entry(scale, group_index).unsqueeze(-1)  # (B, P, N, 1)
         if num_ratio == 1:
-            scaled = per_entry[:, 0] * spectrum[0]
+            scaled = per_entry[:, 0] * pairs[0]
         else:
-            scaled = (per_entry * spectrum).sum(1)
+            scaled = (per_entry * pairs).sum(1)
         ctx.save_for_backward(dft_weight, scale, group_index)
-        return scaled.view(-1, d1, cols)
+        return torch.view_as_complex(scaled).view(-1, d1, cols)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
+        with autocast_off(grad.device):  # float32 by design, even for a backward under autocast
+            return GroupScaledSpectrum._backward(ctx, grad)
+
+    @staticmethod
+    def _backward(ctx, grad):
         dft_weight, scale, group_index = ctx.saved_tensors
         batch, num_ratio, num_groups = scale.shape
-        spectrum = torch.view_as_complex(dft_weight).reshape(num_ratio, -1)
-        grad = grad.reshape(batch, 1, -1)
+        grad = torch.view_as_real(grad.reshape(batch, 1, -1))  # (B, 1, N, 2)
         grad_dft = grad_scale = None
         if ctx.needs_input_grad[0]:
-            grad_spectrum = (grad * _per_entry(scale, group_index, grad.dtype)).sum(0)
-            grad_dft = torch.view_as_real(grad_spectrum).view_as(dft_weight)
+            grad_pairs = (grad * _per_entry(scale, group_index).unsqueeze(-1)).sum(0)
+            grad_dft = grad_pairs.view_as(dft_weight)
         if ctx.needs_input_grad[1]:
-            inner = (grad * spectrum.conj()).real  # (B, P, N)
+            inner = torch.linalg.vecdot(grad, dft_weight.reshape(num_ratio, -1, 2))  # (B, P, N)
             grad_scale = scale.new_zeros(batch, num_ratio, num_groups).scatter_add_(
                 2, group_index.expand_as(inner), inner)
         return grad_dft, grad_scale, None
 
 
-def _per_entry(scale: torch.Tensor, group_index: torch.Tensor, dtype: torch.dtype):
-    """``scale[b, p, group_index[n]]`` for every coefficient, ``(B, P, N)`` in ``dtype`` (the
-    complex dtype of the spectrum: the multiply that follows is then complex by complex)."""
-    return torch.gather(scale.to(dtype), 2, group_index.expand(*scale.shape[:2], -1))
+def _per_entry(scale: torch.Tensor, group_index: torch.Tensor) -> torch.Tensor:
+    """``scale[b, p, group_index[n]]`` for every coefficient: ``(B, P, N)``."""
+    return torch.gather(scale, 2, group_index.expand(*scale.shape[:2], -1))
 
 
 def fdw_spectrum(dft_weight: torch.Tensor, scale: Optional[torch.Tensor],
@@ -112,6 +117,11 @@ class LocallyModulatedWeight(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
+        with autocast_off(grad.device):  # float32 by design, even for a backward under autocast
+            return LocallyModulatedWeight._backward(ctx, grad)
+
+    @staticmethod
+    def _backward(ctx, grad):
         local_weight, windows, small, base, activated = ctx.saved_tensors
         needs_local, needs_windows, needs_small, needs_base = ctx.needs_input_grad[:4]
         grad_local_weight = grad_windows = grad_small = grad_base = None
@@ -193,7 +203,7 @@ def _layer_input_and_weight(spec, alpha, x, map_weight, map_bias, dft_weight, sc
     if spec.masks is not None:
         maps = band_maps(x, map_weight, map_bias, spec.map_groups, spec.map_act)
         x = band_modulate(x, maps, spec.masks, spec.lowfreq_att)
-    with torch.autocast(device_type=x.device.type, enabled=False):
+    with autocast_off(x.device):
         weight = modulated_weight(spec, dft_weight, scale, small, local_weight, windows, alpha)
         if filt is not None and fold_filter:
             weight = weight * filt.to(weight.dtype).view(*filt.shape, 1, 1, 1)
@@ -217,8 +227,7 @@ class RecomputedDynamicLayer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, spec, alpha, x, map_weight, map_bias, dft_weight, scale, small,
                 local_weight, windows, filt, bias):
-        autocast = (x.device.type, torch.is_autocast_enabled(x.device.type),
-                    torch.get_autocast_dtype(x.device.type))
+        autocast = autocast_state(x.device)
         out, conv_out = _dynamic_layer_forward(spec, alpha, x, map_weight, map_bias, dft_weight,
                                                scale, small, local_weight, windows, filt, bias)
         ctx.spec, ctx.alpha, ctx.autocast = spec, alpha, autocast

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .introsort import std_sort_indices
+from .layer_inputs import autocast_off
 
 __all__ = [
     'rfft2_frequency_grid', 'rfft2_frequency_norm', 'rfft2_chebyshev_frequency',
@@ -189,7 +190,7 @@ def conv_weight_to_spectrum(weight: torch.Tensor) -> torch.Tensor:
     ``rfft2`` (norm ``'backward'``, i.e. unscaled) of the ``d1 x d2`` matrix layout, real and
     imaginary parts in the last dimension.
     """
-    with torch.autocast(device_type=weight.device.type, enabled=False):
+    with autocast_off(weight.device):
         matrix = conv_weight_to_matrix(weight.to(fft_dtype(weight.dtype)))
         return torch.view_as_real(torch.fft.rfft2(matrix))
 
@@ -204,7 +205,7 @@ def spectrum_to_conv_weight(spectrum: torch.Tensor, out_channels: int, in_channe
     contiguous for ``k > 1``).
     """
     d1, d2 = out_channels * kernel_size, in_channels * kernel_size
-    with torch.autocast(device_type=spectrum.device.type, enabled=False):
+    with autocast_off(spectrum.device):
         if not spectrum.is_complex():
             spectrum = torch.view_as_complex(spectrum.to(fft_dtype(spectrum.dtype)).contiguous())
         if spectrum.shape[-2:] != (d1, d2 // 2 + 1):

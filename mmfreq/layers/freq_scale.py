@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layer_inputs import autocast_off, check_channels, empty_batch_output
 from .star_relu import StarReLU
 
 FREQ_SCALE_MODES = ('static', 'dynamic', 'group')
@@ -105,9 +106,11 @@ def mix_frequency_bases(routing: torch.Tensor, bases: torch.Tensor) -> torch.Ten
 def resize_frequency_weight(weight: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     """Bicubic (``align_corners=True``) resize of ``(..., h, w)`` real weights to ``size``.
 
-    Returned unchanged when the size already matches. Leading dims are flattened for the resize.
+    Returned unchanged when the size already matches (except under torch.compile / torch.export,
+    where that test would tie the program to the size; resizing to the same size is the
+    identity). Leading dims are flattened for the resize.
     """
-    if tuple(weight.shape[-2:]) == tuple(size):
+    if not torch.compiler.is_compiling() and tuple(weight.shape[-2:]) == tuple(size):
         return weight
     lead = weight.shape[:-2]
     flat = weight.reshape(1, -1, *weight.shape[-2:])
@@ -126,7 +129,7 @@ def scale_spectrum(feature: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         ``(B, C, H, W)`` float32 (autocast is disabled inside).
     """
     height, width = feature.shape[-2:]
-    with torch.autocast(device_type=feature.device.type, enabled=False):
+    with autocast_off(feature.device):
         spectrum = torch.fft.rfft2(feature.float(), norm='ortho')
         # real weight times (re, im) pairs: avoids promoting the weight to a complex copy
         spectrum = torch.view_as_complex(
@@ -137,11 +140,13 @@ def scale_spectrum(feature: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 class _ReweightMLP(nn.Module):
     """Routing MLP of the release: ``fc1`` -> ``act`` (StarReLU) -> ``fc2``, no biases."""
 
-    def __init__(self, in_features: int, hidden_features: int, out_features: int):
+    def __init__(self, in_features: int, hidden_features: int, out_features: int, device=None,
+                 dtype=None):
         super().__init__()
-        self.fc1 = nn.Linear(in_features, hidden_features, bias=False)
-        self.act = StarReLU()
-        self.fc2 = nn.Linear(hidden_features, out_features, bias=False)
+        factory = dict(device=device, dtype=dtype)
+        self.fc1 = nn.Linear(in_features, hidden_features, bias=False, **factory)
+        self.act = StarReLU(**factory)
+        self.fc2 = nn.Linear(hidden_features, out_features, bias=False, **factory)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(x)))
@@ -165,12 +170,13 @@ class FreqScale(nn.Module):
         reweight_ratio: hidden width ratio of the routing MLP (``dynamic`` and ``group``).
         init_scale: std of the trunc-normal init of ``complex_weights`` (0 gives zeros).
 
-    Shapes: input ``(B, C, H, W)`` of any ``H, W >= 1`` (never a class token); output the same
-    shape and dtype. Returns ``FreqScale(z)`` only; the caller adds the residual.
+    Shapes: input ``(B, C, H, W)`` (or unbatched ``(C, H, W)``) of any ``H, W >= 1`` (never a
+    class token); output the same shape and dtype. Returns ``FreqScale(z)`` only; the caller adds the residual.
     """
 
     def __init__(self, dim: int, mode: str = 'group', num_filters: int = 4, groups: int = 16,
-                 size: int = 14, reweight_ratio: float = 0.0625, init_scale: float = 1e-5):
+                 size: int = 14, reweight_ratio: float = 0.0625, init_scale: float = 1e-5,
+                 device=None, dtype=None):
         super().__init__()
         _check_positive_int('dim', dim)
         if mode not in FREQ_SCALE_MODES:
@@ -196,13 +202,14 @@ class FreqScale(nn.Module):
         self.num_filters = 1 if mode == 'static' else num_filters
         self.groups = groups if mode == 'group' else 1
         freq_shape = spectrum_size(size, size)
+        factory = dict(device=device, dtype=dtype)
         if mode == 'static':
-            self.complex_weights = nn.Parameter(torch.empty(dim, *freq_shape))
+            self.complex_weights = nn.Parameter(torch.empty(dim, *freq_shape, **factory))
         else:
             self.reweight = _ReweightMLP(dim, reweight_hidden_dim(dim, reweight_ratio),
-                                         self.groups * self.num_filters)
+                                         self.groups * self.num_filters, **factory)
             self.complex_weights = nn.Parameter(
-                torch.empty(self.num_filters, dim // self.groups, *freq_shape))
+                torch.empty(self.num_filters, dim // self.groups, *freq_shape, **factory))
         self.init_scale = float(init_scale)
         self.reset_parameters()
 
@@ -211,6 +218,7 @@ class FreqScale(nn.Module):
         if self.mode != 'static':
             for linear in (self.reweight.fc1, self.reweight.fc2):
                 _trunc_normal_two_sigma_(linear.weight, 0.02)
+            self.reweight.act.reset_parameters()
 
     def extra_repr(self) -> str:
         return (f'dim={self.dim}, mode={self.mode!r}, num_filters={self.num_filters}, '
@@ -224,15 +232,21 @@ class FreqScale(nn.Module):
     def frequency_weight(self, x: torch.Tensor) -> torch.Tensor:
         """Real frequency weight for ``x`` ``(B, C, H, W)``, float32: ``(B or 1, C, H, W//2+1)``."""
         target = spectrum_size(*x.shape[-2:])
-        with torch.autocast(device_type=x.device.type, enabled=False):
+        with autocast_off(x.device):
             bases = resize_frequency_weight(self.complex_weights.float(), target)
             if self.mode == 'static':
                 return bases.unsqueeze(0)
         routing = self.routing(x)
-        with torch.autocast(device_type=x.device.type, enabled=False):
+        with autocast_off(x.device):
             return mix_frequency_bases(routing.float(), bases)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != self.dim:
-            raise ValueError(f'FreqScale expects (B, {self.dim}, H, W), got {tuple(x.shape)}')
+        if x.dim() == 3:  # unbatched (C, H, W)
+            return self.forward(x.unsqueeze(0)).squeeze(0)
+        if x.dim() != 4:
+            raise ValueError(f'FreqScale expected a (B, C, H, W) or (C, H, W) input, got '
+                             f'input{list(x.shape)}')
+        check_channels('FreqScale', x, self.dim, dim=1)
+        if x.shape[0] == 0:
+            return empty_batch_output(self, x, x.shape)
         return scale_spectrum(x, self.frequency_weight(x)).to(x.dtype)

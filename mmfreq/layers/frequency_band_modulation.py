@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .fourier_disjoint import fft_dtype, rfft2_chebyshev_frequency
+from .layer_inputs import autocast_off
 
 __all__ = ['FrequencyBandModulation', 'low_pass_masks', 'resize_masks', 'band_map_activation',
            'band_maps', 'band_modulate', 'CUTOFF_EPSILON']
@@ -49,8 +50,10 @@ def low_pass_masks(h: int, w: int, k_list: Sequence[float]) -> torch.Tensor:
 
 
 def resize_masks(masks: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
-    """Nearest-neighbour resize of ``(n, H, W)`` bool masks to ``(n, *size)`` (bool)."""
-    if tuple(masks.shape[-2:]) == tuple(size):
+    """Nearest-neighbour resize of ``(n, H, W)`` bool masks to ``(n, *size)`` (bool). The
+    same size is returned as it is, except under torch.compile / torch.export, where that test
+    would tie the program to the size (resizing to the same size changes nothing)."""
+    if not torch.compiler.is_compiling() and tuple(masks.shape[-2:]) == tuple(size):
         return masks
     resized = F.interpolate(masks[:, None].float(), size=size, mode='nearest')
     return resized[:, 0] > 0.5
@@ -98,9 +101,15 @@ class FrequencyBandModulation(nn.Module):
         self.freq_weight_conv_list = nn.ModuleList(
             nn.Conv2d(in_channels, spatial_group, spatial_kernel, padding=spatial_kernel // 2,
                       groups=spatial_group, bias=True) for _ in range(num_maps))
-        self.register_buffer('cached_masks', low_pass_masks(*max_size, self.k_list),
+        self.max_size = tuple(max_size)
+        self.register_buffer('cached_masks', low_pass_masks(*self.max_size, self.k_list),
                              persistent=False)
         self.init_weights()
+
+    @torch.no_grad()
+    def reset_masks(self) -> None:
+        """Recompute the mask buffer (a derived constant; after ``to_empty`` it is garbage)."""
+        self.cached_masks.copy_(low_pass_masks(*self.max_size, self.k_list))
 
     def init_weights(self) -> None:
         if self.init == 'zero':
@@ -152,7 +161,7 @@ def band_modulate(x: torch.Tensor, maps: torch.Tensor, masks: torch.Tensor,
     ``(len(k_list), h, w // 2 + 1)`` (module docstring); bands in float32, output in x's dtype."""
     batch, channels, h, w = x.shape
     groups = maps.shape[2]
-    with torch.autocast(device_type=x.device.type, enabled=False):
+    with autocast_off(x.device):
         x_fft_in = x.to(fft_dtype(x.dtype))
         maps = maps.to(x_fft_in.dtype).unsqueeze(3)  # (B, num_maps, G, 1, h, w)
         spectrum = torch.fft.rfft2(x_fft_in, norm='ortho')

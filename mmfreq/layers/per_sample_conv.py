@@ -58,6 +58,8 @@ def per_sample_conv2d(x: torch.Tensor, weight: torch.Tensor, stride: _Pair, padd
         out = torch.matmul(weight.reshape(batch, out_channels, in_channels),
                            x.reshape(batch, in_channels, out_h * out_w))
         return out.view(batch, out_channels, out_h, out_w)
+    if torch.compiler.is_compiling():
+        return _unfolded_conv2d(x, weight, stride, padding, dilation)
     conv_weight = _conv_layout(weight, x)
     if batch == 1:
         return F.conv2d(x, conv_weight[0], None, stride, padding, dilation)
@@ -72,6 +74,18 @@ def _conv_layout(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     if weight.numel() <= x.numel():  # small weight: standard layout, keeps the input layout
         conv_weight = conv_weight.contiguous()
     return conv_weight
+
+
+def _unfolded_conv2d(x: torch.Tensor, weight: torch.Tensor, stride: _Pair, padding: _Pair,
+                     dilation: _Pair) -> torch.Tensor:
+    """:func:`per_sample_conv2d` as unfold and a batched matrix product: what torch.compile
+    gets, since a grouped conv with one group per sample has a symbolic group count once the
+    batch size is dynamic, which inductor cannot lower."""
+    batch, out_channels, k = weight.shape[0], weight.shape[1], weight.shape[2]
+    out_h, out_w = conv_output_size(tuple(x.shape[-2:]), k, stride, padding, dilation)
+    columns = F.unfold(x, k, dilation, padding, stride)  # (B, in * k * k, L)
+    matrix = weight.permute(0, 1, 4, 2, 3).reshape(batch, out_channels, -1)
+    return torch.bmm(matrix, columns).view(batch, out_channels, out_h, out_w)
 
 
 def per_sample_conv2d_backward(grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor,
@@ -97,6 +111,13 @@ def per_sample_conv2d_backward(grad: torch.Tensor, x: torch.Tensor, weight: torc
                 grad_x = x.new_zeros(x.shape)
                 grad_x[:, :, ::stride[0], ::stride[1]] = grad_strided
         return grad_x, grad_weight.view(weight.shape)
+    if torch.compiler.is_compiling():
+        with torch.enable_grad():  # the unfold formulation's own backward
+            inputs = (x.detach().requires_grad_(input_grad), weight.detach().requires_grad_())
+            out = _unfolded_conv2d(*inputs, stride, padding, dilation)
+            wanted = inputs if input_grad else inputs[1:]
+            grads = torch.autograd.grad(out, wanted, grad)
+        return (grads[0] if input_grad else None), grads[-1]
     conv_weight = _conv_layout(weight, x).reshape(batch * out_channels, in_channels, k_h, k_w)
     grad_x, grad_weight, _ = torch.ops.aten.convolution_backward(
         grad.reshape(1, batch * out_channels, *grad.shape[-2:]),
