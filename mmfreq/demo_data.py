@@ -6,10 +6,10 @@ files are read by the *stock* dataset classes (mmseg ``ADE20KDataset`` and
 ``CityscapesDataset``, mmdet ``CocoDataset``, mmrotate ``DOTADataset``) exactly like the real
 datasets; :func:`dataset_kwargs` returns the ``data_root`` / ``ann_file`` / ``data_prefix`` to use.
 
-Only numpy and OpenCV are needed (no torch, no OpenMMLab), so ``tools/make_demo_data.py`` can
-load this file directly. Output is deterministic for a given seed, and regenerating overwrites
-the previous output (a dataset folder is only ever removed when it carries the marker file this
-module writes, so pointing ``out_dir`` at real data fails instead of deleting it).
+The generation needs only numpy and OpenCV (no torch, no OpenMMLab). Output is deterministic for
+a given seed, and regenerating overwrites the previous output (a dataset folder is only ever
+removed when it carries the marker file this module writes, so pointing ``out_dir`` at real data
+fails instead of deleting it).
 
 Layout written under ``out_dir``::
 
