@@ -32,7 +32,8 @@ train_dataloader = {{_base_.demo.train_dataloader}}
 val_dataloader = {{_base_.demo.val_dataloader}}
 test_dataloader = val_dataloader
 
-optim_wrapper = dict(optimizer=dict(lr=1e-3))  # the recipe's clipping and paramwise_cfg are kept
+# a higher lr for 40 iterations; the recipe's AdamW, clipping and paramwise_cfg are kept
+optim_wrapper = dict(optimizer=dict(lr=5e-3))
 param_scheduler = {{_base_.demo.param_scheduler}}
 train_cfg = {{_base_.demo.train_cfg}}
 default_hooks = {{_base_.demo.default_hooks}}
