@@ -1,15 +1,15 @@
-"""Tiny synthetic datasets in the real ADE20K / COCO / DOTA-v1.0 on-disk formats.
+"""Tiny synthetic datasets in the real ADE20K / COCO / DOTA-v1.0 / Cityscapes on-disk formats.
 
 The images contain simple filled shapes, one shape, colour and texture per class, on a mildly
 textured background, so that a model can actually learn them in a few dozen iterations. The
-files are read by the *stock* dataset classes (mmseg ``ADE20KDataset``, mmdet ``CocoDataset``,
-mmrotate ``DOTADataset``) exactly like the real datasets; :func:`dataset_kwargs` returns the
-``data_root`` / ``ann_file`` / ``data_prefix`` to use.
+files are read by the *stock* dataset classes (mmseg ``ADE20KDataset`` and
+``CityscapesDataset``, mmdet ``CocoDataset``, mmrotate ``DOTADataset``) exactly like the real
+datasets; :func:`dataset_kwargs` returns the ``data_root`` / ``ann_file`` / ``data_prefix`` to use.
 
-Only numpy and OpenCV are needed (no torch, no OpenMMLab), so ``tools/make_demo_data.py`` can
-load this file directly. Output is deterministic for a given seed, and regenerating overwrites
-the previous output (a dataset folder is only ever removed when it carries the marker file this
-module writes, so pointing ``out_dir`` at real data fails instead of deleting it).
+The generation needs only numpy and OpenCV (no torch, no OpenMMLab). Output is deterministic for
+a given seed, and regenerating overwrites the previous output (a dataset folder is only ever
+removed when it carries the marker file this module writes, so pointing ``out_dir`` at real data
+fails instead of deleting it).
 
 Layout written under ``out_dir``::
 
@@ -19,6 +19,12 @@ Layout written under ``out_dir``::
     coco/annotations/instances_{train2017,val2017}.json
     dota/{trainval,val}/images/P%04d.png
     dota/{trainval,val}/annfiles/P%04d.txt
+    cityscapes/leftImg8bit/{train,val}/<city>/<city>_%06d_%06d_leftImg8bit.png
+    cityscapes/gtFine/{train,val}/<city>/<city>_%06d_%06d_gtFine_labelTrainIds.png
+
+Cityscapes images are ``size/2 x size`` (the 1:2 aspect of the real 1024x2048 frames); their labels
+are train ids (0-18, 255 ignored), i.e. what mmseg's ``tools/dataset_converters/cityscapes.py``
+writes from the real ``*_gtFine_polygons.json``.
 """
 import json
 import os
@@ -28,7 +34,7 @@ import shutil
 import cv2
 import numpy as np
 
-DATASETS = ('ade20k', 'coco', 'dota')
+DATASETS = ('ade20k', 'coco', 'dota', 'cityscapes')
 MARKER = '.mmfreq_demo_data'
 
 # --------------------------------------------------------------------------------------------
@@ -101,6 +107,22 @@ DOTA_SHAPES = {
     'ship': ((0.24, 0.32), (0.06, 0.08), (200, 50, 50), 'flat'),
     'tennis-court': ((0.22, 0.28), (0.13, 0.17), (40, 140, 200), 'centerline'),
 }
+
+# Cityscapes train ids (mmseg CityscapesDataset.METAINFO['classes'][id]) that are drawn, with their
+# palette colour and texture; 255 (ignored) marks the ego vehicle and unlabelled clutter.
+CITYSCAPES_IGNORE = 255
+CITYSCAPES_CLASSES = {
+    # train id: (name, RGB colour, texture)
+    0: ('road', (128, 64, 128), 'flat'),
+    1: ('sidewalk', (244, 35, 232), 'checker'),
+    2: ('building', (70, 70, 70), 'bricks'),
+    8: ('vegetation', (107, 142, 35), 'speckle'),
+    10: ('sky', (70, 130, 180), 'vgradient'),
+    11: ('person', (220, 20, 60), 'vgradient'),
+    13: ('car', (0, 0, 142), 'hstripes'),
+}
+# train and val cities of the real dataset
+CITYSCAPES_CITIES = dict(train=('aachen', 'bochum'), val=('frankfurt', 'lindau'))
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,10 +474,85 @@ def make_dota(out_dir, num_train=32, num_val=8, size=128, seed=0):
 
 
 # --------------------------------------------------------------------------------------------
+# Cityscapes
+# --------------------------------------------------------------------------------------------
+
+def _city_paint(img, label, poly, cls, size, rng):
+    _, colour, tex = CITYSCAPES_CLASSES[cls]
+    label[_paint(img, poly, _texture(tex, colour, size, rng))] = cls
+
+
+def _cityscapes_sample(rng, size):
+    """A street scene: sky, a skyline of buildings, trees, a road with sidewalks, cars and
+    people; sometimes the ego vehicle's bonnet (ignored) at the bottom."""
+    h, w = size
+    img = np.zeros((h, w, 3), np.float32)
+    label = np.full((h, w), CITYSCAPES_IGNORE, np.uint8)
+    horizon = rng.uniform(0.4, 0.55) * h
+    _city_paint(img, label, np.array([[0, 0], [w, 0], [w, horizon], [0, horizon]]), 10, size, rng)
+    x = 0.0
+    while x < w:  # skyline
+        bw, top = rng.uniform(0.12, 0.3) * w, rng.uniform(0.05, 0.35) * h
+        _city_paint(img, label, np.array([[x, top], [x + bw, top], [x + bw, horizon],
+                                          [x, horizon]]), 2, size, rng)
+        x += bw
+    vanish = rng.uniform(0.35, 0.65) * w
+    _city_paint(img, label, np.array([[0, horizon], [w, horizon], [w, h], [0, h]]), 1, size, rng)
+    _city_paint(img, label, np.array([[vanish - 0.05 * w, horizon], [vanish + 0.05 * w, horizon],
+                                      [w + 0.2 * w, h], [-0.2 * w, h]]), 0, size, rng)
+    for _ in range(rng.integers(0, 3)):  # trees in front of the buildings
+        cx, r = rng.uniform(0, w), rng.uniform(0.08, 0.15) * h
+        tree = _regular_polygon(cx, horizon - r, r * 1.3, r, 16)
+        _city_paint(img, label, tree, 8, size, rng)
+    for _ in range(rng.integers(1, 4)):  # cars on the road, bigger when nearer
+        y = rng.uniform(horizon + 0.1 * h, 0.85 * h)
+        near = (y - horizon) / (h - horizon)
+        bw, bh = (0.15 + 0.25 * near) * w, (0.08 + 0.15 * near) * h
+        cx = vanish + rng.uniform(-0.6, 0.6) * near * w
+        _city_paint(img, label, _rotated_rect(cx, y - bh / 2, bw, bh, 0.0), 13, size, rng)
+    for _ in range(rng.integers(0, 3)):  # people on the sidewalks
+        y = rng.uniform(horizon + 0.05 * h, 0.8 * h)
+        near = (y - horizon) / (h - horizon)
+        ry = (0.06 + 0.12 * near) * h
+        cx = rng.choice([rng.uniform(0.02, 0.15), rng.uniform(0.85, 0.98)]) * w
+        _city_paint(img, label, _regular_polygon(cx, y - ry, 0.35 * ry, ry, 24), 11, size, rng)
+    if rng.random() < 0.5:  # the ego vehicle: unlabelled in Cityscapes (ignored)
+        top = rng.uniform(0.88, 0.95) * h
+        bonnet = np.empty((h, w, 3), np.float32)
+        bonnet[:] = rng.uniform(20, 60, 3)
+        label[_paint(img, np.array([[0, h], [0.1 * w, top], [0.9 * w, top], [w, h]]),
+                     bonnet)] = CITYSCAPES_IGNORE
+    return _finish(img + rng.normal(0, 4, img.shape).astype(np.float32), rng), label
+
+
+def make_cityscapes(out_dir, num_train=32, num_val=8, size=128, seed=0):
+    """Write ``<out_dir>/cityscapes`` (``leftImg8bit/`` and ``gtFine/``, ``{train,val}/<city>/``)
+    and return its path. Images are ``size/2 x size`` (``size``: their width; an (h, w) pair is
+    taken as is)."""
+    size = (size // 2, size) if np.isscalar(size) else tuple(size)
+    root = osp.join(out_dir, 'cityscapes')
+    _prepare(root)
+    for split_idx, (split, n) in enumerate((('train', num_train), ('val', num_val))):
+        rng = _rng(seed, 'cityscapes', split_idx)
+        cities = CITYSCAPES_CITIES[split]
+        for city in cities:
+            os.makedirs(osp.join(root, 'leftImg8bit', split, city))
+            os.makedirs(osp.join(root, 'gtFine', split, city))
+        for i in range(n):
+            city = cities[i % len(cities)]
+            stem = f'{city}_{i // len(cities):06d}_{19 + 10 * i:06d}'
+            img, label = _cityscapes_sample(rng, size)
+            _write_rgb(osp.join(root, 'leftImg8bit', split, city, stem + '_leftImg8bit.png'), img)
+            cv2.imwrite(osp.join(root, 'gtFine', split, city, stem + '_gtFine_labelTrainIds.png'),
+                        label)
+    return root
+
+
+# --------------------------------------------------------------------------------------------
 # entry points
 # --------------------------------------------------------------------------------------------
 
-MAKERS = dict(ade20k=make_ade20k, coco=make_coco, dota=make_dota)
+MAKERS = dict(ade20k=make_ade20k, coco=make_coco, dota=make_dota, cityscapes=make_cityscapes)
 
 
 def dataset_kwargs(name, split, out_dir):
@@ -476,6 +573,10 @@ def dataset_kwargs(name, split, out_dir):
         sub = 'trainval' if train else 'val'
         return dict(type='DOTADataset', data_root=osp.join(out_dir, 'dota') + '/',
                     ann_file=f'{sub}/annfiles/', data_prefix=dict(img_path=f'{sub}/images/'))
+    if name == 'cityscapes':
+        return dict(type='CityscapesDataset', data_root=osp.join(out_dir, 'cityscapes') + '/',
+                    data_prefix=dict(img_path=f'leftImg8bit/{split}',
+                                     seg_map_path=f'gtFine/{split}'))
     raise KeyError(name)
 
 
@@ -489,5 +590,5 @@ def make_demo_data(out_dir, datasets=DATASETS, num_train=32, num_val=8, size=128
         roots[name] = MAKERS[name](out_dir, num_train=num_train, num_val=num_val, size=size,
                                    seed=seed)
         if verbose:
-            print(f'{name:7s} -> {roots[name]}  ({num_train} train + {num_val} val images)')
+            print(f'{name:10s} -> {roots[name]}  ({num_train} train + {num_val} val images)')
     return roots

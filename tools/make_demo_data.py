@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Write small synthetic ADE20K / COCO / DOTA-v1.0 datasets in the real on-disk formats.
+"""Write small synthetic ADE20K / COCO / DOTA-v1.0 / Cityscapes datasets in the real formats.
 
-    python tools/make_demo_data.py [--out data/demo] [--datasets ade20k coco dota]
+    python tools/make_demo_data.py [--out data/demo] [--datasets ade20k coco dota cityscapes]
                                    [--num-train N] [--num-val N] [--size S] [--seed 0]
 
 Deterministic for a given seed; re-running overwrites the previous demo output. The
@@ -17,14 +17,15 @@ from mmfreq import demo_data as demo
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-def parse_args(argv=None, datasets=('ade20k', 'coco', 'dota')):
+def parse_args(argv=None, datasets=('ade20k', 'coco', 'dota', 'cityscapes')):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--out', default=osp.join(REPO, 'data', 'demo'),
                    help='output folder (default: <repo>/data/demo)')
     p.add_argument('--datasets', nargs='+', default=list(datasets), choices=list(datasets))
     p.add_argument('--num-train', type=int, default=32, help='training images per dataset')
     p.add_argument('--num-val', type=int, default=8, help='validation images per dataset')
-    p.add_argument('--size', type=int, default=128, help='image side length in pixels')
+    p.add_argument('--size', type=int, default=128,
+                   help='image side length in pixels (Cityscapes: width, height = size / 2)')
     p.add_argument('--seed', type=int, default=0)
     return p.parse_args(argv)
 
@@ -39,7 +40,7 @@ def main(argv=None):
           f'({args.size}x{args.size}, seed {args.seed}); dataset settings:')
     for name in args.datasets:
         for split in ('train', 'val'):
-            print(f'  {name:7s} {split:5s} {demo.dataset_kwargs(name, split, out)}')
+            print(f'  {name:10s} {split:5s} {demo.dataset_kwargs(name, split, out)}')
     return 0
 
 

@@ -2,10 +2,10 @@
 # (../fdconv/mask-rcnn_r50-fdconv_fpn_adamw-1x_coco.py: AdamW, multi-scale + DETR-style crop, here
 # scaled to 128-pixel images; fp16 becomes fp32 on CPU) at 1/4 width, 32-channel FPN, no
 # pretrained weights, on the demo COCO data: 40 iterations on CPU. For tests and the demo.
-_base_ = ['../fdconv/mask-rcnn_r50-fdconv_fpn_adamw-1x_coco.py']
+_base_ = ['../fdconv/mask-rcnn_r50-fdconv_fpn_adamw-1x_coco.py', './_base_/coco-128_40it_demo.py']
 
-data_root = 'data/demo/coco/'
-max_iters = 40
+data_root = {{_base_.demo.data_root}}
+max_iters = {{_base_.demo.max_iters}}
 
 model = dict(
     backbone=dict(base_channels=16, init_cfg=None),
@@ -16,9 +16,8 @@ model = dict(
         bbox_head=dict(in_channels=32, fc_out_channels=64),
         mask_roi_extractor=dict(out_channels=32),
         mask_head=dict(in_channels=32, conv_out_channels=32)),
-    train_cfg=dict(rpn_proposal=dict(nms_pre=300, max_per_img=200),
-                   rcnn=dict(sampler=dict(num=128))),
-    test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=200), rcnn=dict(score_thr=0.0)))
+    train_cfg={{_base_.demo.model_train_cfg}},
+    test_cfg={{_base_.demo.model_test_cfg}})
 
 scales = [(96, 213), (112, 213), (128, 213)]  # the 480-800 / 1333 recipe at 128-pixel scale
 train_pipeline = [
@@ -33,23 +32,15 @@ train_pipeline = [
          dict(type='RandomChoiceResize', scales=scales, keep_ratio=True)]]),
     dict(type='PackDetInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(128, 128), keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
+test_pipeline = {{_base_.demo.instance.test_pipeline}}
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
-                      dataset=dict(data_root=data_root, pipeline=test_pipeline))
+val_dataloader = {{_base_.demo.instance.val_dataloader}}
 test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
+val_evaluator = {{_base_.demo.val_evaluator}}
 test_evaluator = val_evaluator
 
-param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5)]
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=max_iters)
-default_hooks = dict(logger=dict(interval=10), checkpoint=dict(by_epoch=False, interval=max_iters))
-log_processor = dict(by_epoch=False)
+param_scheduler = {{_base_.demo.param_scheduler}}
+train_cfg = {{_base_.demo.train_cfg}}
+default_hooks = {{_base_.demo.default_hooks}}
+log_processor = {{_base_.demo.log_processor}}

@@ -1,11 +1,11 @@
 # Tiny Mask R-CNN (ResNet-50 layout at 1/8 width, 32-channel FPN) on the demo COCO data
 # (tools/make_demo_data.py): 128-pixel images, 40 iterations on CPU. For tests and the demo.
-_base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
+_base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', './_base_/coco-128_40it_demo.py']
 custom_imports = dict(imports=['mmfreq'], allow_failed_imports=False)
 
-data_root = 'data/demo/coco/'
-image_scale = (128, 128)
-max_iters = 40
+data_root = {{_base_.demo.data_root}}
+image_scale = {{_base_.demo.image_scale}}
+max_iters = {{_base_.demo.max_iters}}
 
 model = dict(
     backbone=dict(stem_channels=16, base_channels=8, frozen_stages=-1, init_cfg=None),
@@ -16,41 +16,19 @@ model = dict(
         bbox_head=dict(in_channels=32, fc_out_channels=64),
         mask_roi_extractor=dict(out_channels=32),
         mask_head=dict(in_channels=32, conv_out_channels=32)),
-    # Fewer proposals than the 1333px recipe: 128-pixel images hold a handful of objects.
-    train_cfg=dict(
-        rpn_proposal=dict(nms_pre=300, max_per_img=200),
-        rcnn=dict(sampler=dict(num=128))),
-    # score_thr 0 so that an undertrained model still yields a metric.
-    test_cfg=dict(
-        rpn=dict(nms_pre=300, max_per_img=200),
-        rcnn=dict(score_thr=0.0)))
+    train_cfg={{_base_.demo.model_train_cfg}},
+    test_cfg={{_base_.demo.model_test_cfg}})
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=image_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=image_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
-train_dataloader = dict(
-    batch_size=2, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+train_pipeline = {{_base_.demo.instance.train_pipeline}}
+test_pipeline = {{_base_.demo.instance.test_pipeline}}
+train_dataloader = {{_base_.demo.instance.train_dataloader}}
+val_dataloader = {{_base_.demo.instance.val_dataloader}}
 test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
+val_evaluator = {{_base_.demo.val_evaluator}}
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05, _delete_=True))
-param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=5)]
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-default_hooks = dict(logger=dict(interval=10), checkpoint=dict(by_epoch=False, interval=max_iters))
-log_processor = dict(by_epoch=False)
+param_scheduler = {{_base_.demo.param_scheduler}}
+train_cfg = {{_base_.demo.train_cfg}}
+default_hooks = {{_base_.demo.default_hooks}}
+log_processor = {{_base_.demo.log_processor}}

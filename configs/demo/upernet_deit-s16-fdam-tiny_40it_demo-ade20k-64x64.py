@@ -1,11 +1,12 @@
 # Tiny DeiT-S + FDAM UPerNet on the demo ADE20K data (tools/make_demo_data.py): the FDAM config of
 # FDAM's Table 1 (AttInv + group FreqScale) with 4 blocks of width 32, 64x64 crops, 40 iterations on
 # CPU. For tests and the demo, not for accuracy.
-_base_ = ['../fdam/upernet_deit-s16-table1-attinv-freqscale-group_8xb2-160k_ade20k-512x512.py']
+_base_ = ['../fdam/upernet_deit-s16-table1-attinv-freqscale-group_8xb2-160k_ade20k-512x512.py',
+          './_base_/ade20k-64x64_40it_demo.py']
 
-data_root = 'data/demo/ade20k/ADEChallengeData2016'
-crop_size = (64, 64)
-max_iters = 40
+data_root = {{_base_.demo.data_root}}
+crop_size = {{_base_.demo.crop_size}}
+max_iters = {{_base_.demo.max_iters}}
 
 model = dict(
     pretrained=None,
@@ -15,31 +16,13 @@ model = dict(
     decode_head=dict(in_channels=[32, 32, 32, 32], channels=32),
     auxiliary_head=dict(in_channels=32, channels=16))
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='RandomResize', scale=(128, 128), ratio_range=(0.5, 1.5), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(128, 128), keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='PackSegInputs'),
-]
-train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+train_pipeline = {{_base_.demo.train_pipeline}}
+test_pipeline = {{_base_.demo.test_pipeline}}
+train_dataloader = {{_base_.demo.train_dataloader}}
+val_dataloader = {{_base_.demo.val_dataloader}}
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(lr=2e-3))  # the recipe's paramwise_cfg is kept
-param_scheduler = [dict(type='PolyLR', eta_min=1e-5, power=1.0, begin=0, end=max_iters, by_epoch=False)]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(by_epoch=False, interval=max_iters))
+param_scheduler = {{_base_.demo.param_scheduler}}
+train_cfg = {{_base_.demo.train_cfg}}
+default_hooks = {{_base_.demo.default_hooks}}

@@ -8,13 +8,15 @@
 * :func:`count_parameters` — all parameters and those of the backbone.
 * :func:`flop_analyzer` — an ``mmengine.analysis.FlopAnalyzer`` of the model's inference forward
   (``mode='tensor'``: segmentors run backbone, neck and decode head, the auxiliary head is
-  train-only; detectors run the whole network including the RPN and RoI heads, with one sample
-  whose image/pad shape is the input size) on a random ``(1, 3, H, W)`` input. One fused
-  multiply-add counts as one FLOP (mmengine's convention). Besides mmengine's default operator
-  handles, ``aten::scaled_dot_product_attention`` is counted as its two matrix products
+  train-only; a decode head whose forward needs the data samples (Mask2Former, MaskFormer) and
+  detectors, which run the whole network including the RPN and RoI heads, get one sample whose
+  image/pad shape is the input size) on a random ``(1, 3, H, W)`` input. One fused multiply-add
+  counts as one FLOP (mmengine's convention). Besides mmengine's default operator handles,
+  ``aten::scaled_dot_product_attention`` is counted as its two matrix products
   (``N*M*(d + d_v)`` per batch and head), so attention written with the fused kernel counts like
-  attention written with ``matmul``. Operators without a handle (FFTs, element-wise ops, softmax)
-  count 0 and are listed by :attr:`ComplexityResult.uncounted_ops`.
+  attention written with ``matmul``, and ``aten::baddbmm`` (``nn.MultiheadAttention`` with a mask,
+  e.g. Mask2Former's masked attention) as its batched product. Operators without a handle (FFTs,
+  element-wise ops, softmax) count 0 and are listed by :attr:`ComplexityResult.uncounted_ops`.
 * :func:`model_complexity` — both, with an optional JSON cache: FLOPs at 512x2048 take tens of
   seconds per model on a CPU. The cache key covers the resolved config, the input size, the
   library versions and the source code of every mmfreq module the model is made of, so editing a
@@ -35,6 +37,7 @@ from torch import nn
 
 __all__ = ['resolve_config_path', 'load_config', 'task_of', 'build_model', 'count_parameters',
            'flop_analyzer', 'ComplexityResult', 'model_complexity', 'sdpa_flop_jit',
+           'baddbmm_flop_jit',
            'format_count', 'complexity_breakdown', 'DEFAULT_INPUT_HW']
 
 PACKAGES = dict(mmdet='mmdet', mmseg='mmseg', mmrotate='mmrotate', mmpretrain='mmpretrain')
@@ -108,11 +111,38 @@ def sdpa_flop_jit(inputs, outputs) -> int:
     return lead * k[-2] * (q[-1] + v[-1])
 
 
+def baddbmm_flop_jit(inputs, outputs) -> int:
+    """FLOPs of ``aten::baddbmm(input, batch1, batch2)``: the product ``b*n*m*p``."""
+    from mmengine.analysis.jit_handles import get_shape
+    b, n, m = get_shape(inputs[1])
+    return b * n * m * get_shape(inputs[2])[-1]
+
+
 def _detection_samples(task: str, hw: Tuple[int, int]):
     from mmdet.structures import DetDataSample
     meta = dict(img_shape=tuple(hw), ori_shape=tuple(hw), pad_shape=tuple(hw),
                 batch_input_shape=tuple(hw), scale_factor=(1.0, 1.0))
     return [DetDataSample(metainfo=meta)]
+
+
+def _segmentation_samples(hw: Tuple[int, int]):
+    from mmseg.structures import SegDataSample
+    meta = dict(img_shape=tuple(hw), ori_shape=tuple(hw), pad_shape=tuple(hw),
+                batch_input_shape=tuple(hw))
+    return [SegDataSample(metainfo=meta)]
+
+
+def _head_needs_samples(model: nn.Module) -> bool:
+    """Whether the segmentor's decode head forward takes the data samples (mmseg's
+    ``mode='tensor'`` forward calls it without them)."""
+    head = getattr(model, 'decode_head', None)
+    return head is not None and \
+        'batch_data_samples' in inspect.signature(head.forward).parameters
+
+
+def _segmentor_tensor_forward(model: nn.Module, samples, inputs: torch.Tensor):
+    """mmseg's ``mode='tensor'`` forward (backbone, neck, decode head), with the samples."""
+    return model.decode_head.forward(model.extract_feat(inputs), samples)
 
 
 def flop_analyzer(model: nn.Module, task: str, hw: Tuple[int, int]):
@@ -122,11 +152,15 @@ def flop_analyzer(model: nn.Module, task: str, hw: Tuple[int, int]):
     from mmengine.analysis import FlopAnalyzer
     device = next(model.parameters()).device
     inputs = torch.randn(1, 3, *hw, device=device)
-    samples = None if task == 'mmseg' else _detection_samples(task, hw)
-    model.forward = partial(type(model).forward.__get__(model), data_samples=samples,
-                            mode='tensor')
+    if task == 'mmseg' and _head_needs_samples(model):
+        model.forward = partial(_segmentor_tensor_forward, model, _segmentation_samples(hw))
+    else:
+        samples = None if task == 'mmseg' else _detection_samples(task, hw)
+        model.forward = partial(type(model).forward.__get__(model), data_samples=samples,
+                                mode='tensor')
     analyzer = FlopAnalyzer(model, (inputs,))
     analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa_flop_jit)
+    analyzer.set_op_handle('aten::baddbmm', baddbmm_flop_jit)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     analyzer.tracer_warnings('none')

@@ -12,7 +12,7 @@ import warnings
 MODULES = {
     'mmengine': ('conv_layers', 'layer_decay_optim'),
     'mmdet': ('resnet_fdconv', 'convnext', 'swin_fdconv', 'det_data_preprocessor'),
-    'mmseg': ('resnet_fdconv', 'vit_fdam', 'mit_fdam', 'deit3_fdam'),
+    'mmseg': ('resnet_fdconv', 'swin_fdconv', 'vit_fdam', 'mit_fdam', 'deit3_fdam'),
     'mmrotate': ('lsknet',),
 }
 

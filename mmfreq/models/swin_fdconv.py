@@ -1,41 +1,43 @@
-"""mmdet's stock Swin Transformer with FDLinear (FDConv on tokens, Chen et al., CVPR 2025, Table 3)
-as the two linears of every block's MLP.
+"""The stock Swin Transformer of mmdet and of mmseg with FDLinear (FDConv on tokens, Chen et al.,
+CVPR 2025, Tables 3 and 5) as the two linears of every block's MLP.
 
-The stock :class:`mmdet.models.backbones.SwinTransformer` is built unchanged, then every
+The stock ``SwinTransformer`` is built unchanged, then every
 ``stages.{i}.blocks.{j}.ffn.layers.0.0`` (Linear C -> 4C) and ``ffn.layers.1`` (Linear 4C -> C)
 becomes an :class:`~mmfreq.layers.FDLinear` with FDConv's release options ``fdlinear_cfg``. All
-other names are the stock ones, so the stock loading path works: an official Swin ImageNet
-checkpoint converted with ``tools/convert_to_fdconv.py --model-type swin`` (``mlp.fc1.dft_weight``
-...) goes through mmdet's ``swin_converter`` (``convert_weights=True``) like the plain one.
+other names are the stock ones, so the stock loading path of each codebase works on a checkpoint
+converted with ``tools/convert_to_fdconv.py --model-type swin``:
+
+* mmdet (``SwinTransformerFDConv`` in mmdet's registry): an official Swin ImageNet checkpoint
+  (``layers.{i}.blocks.{j}.mlp.fc1.dft_weight`` ...) goes through mmdet's ``swin_converter``
+  (``convert_weights=True``) like the plain one.
+* mmseg (``SwinTransformerFDConv`` in mmseg's registry, the backbone of mmseg's Swin Mask2Former and
+  UPerNet configs): mmseg's Swin checkpoints are already in mmseg's layout
+  (``stages.{i}.blocks.{j}.ffn.layers.0.0.dft_weight`` ...) and load by name.
 """
+import importlib.util
 import re
 from typing import Optional
 
-import torch
 from mmengine.config import ConfigDict
 from torch import nn
-
-from mmdet.models.backbones import SwinTransformer
-from mmdet.registry import MODELS
 
 from ..layers import FDLinear
 from ..layers.fdconv_conversion import fdconv_from_conv
 
-__all__ = ['SwinTransformerFDConv', 'SWIN_MLP_PATTERN']
+__all__ = ['SwinFDLinearMixin', 'SWIN_MLP_PATTERN']
 
-#: names of the MLP linears of mmdet's SwinTransformer that become FDLinear
+#: names of the MLP linears of the stock SwinTransformer (mmdet's and mmseg's) that become FDLinear
 SWIN_MLP_PATTERN = re.compile(r'^stages\.\d+\.blocks\.\d+\.ffn\.layers\.(?:0\.0|1)$')
 
 
-@MODELS.register_module()
-class SwinTransformerFDConv(SwinTransformer):
-    """mmdet's ``SwinTransformer`` (same arguments) with FDLinear MLPs.
+class SwinFDLinearMixin:
+    """FDLinear MLPs for a stock ``SwinTransformer`` host (mmdet's or mmseg's, same arguments).
 
     Args:
         fdlinear_cfg: FDConv's release options for the MLP's :class:`~mmfreq.layers.FDLinear`
             layers; default ``dict(kernel_num=64)`` (the detection setting of the release).
             Invalid options raise ``ValueError`` at build.
-        **kwargs: the arguments of mmdet's ``SwinTransformer``.
+        **kwargs: the arguments of the host's ``SwinTransformer``.
     """
 
     def __init__(self, fdlinear_cfg: Optional[dict] = None, **kwargs):
@@ -45,7 +47,7 @@ class SwinTransformerFDConv(SwinTransformer):
             raise ValueError(f'fdlinear_cfg must be a dict of FDConv options, got {fdlinear_cfg!r}')
         fdlinear_cfg = dict(fdlinear_cfg)
         fdlinear_cfg.pop('type', None)  # allow dict(type='FDLinear', ...)
-        if isinstance(kwargs.get('init_cfg'), dict):  # the stock init reads it by attribute
+        if isinstance(kwargs.get('init_cfg'), dict):  # mmdet's init reads it by attribute
             kwargs['init_cfg'] = ConfigDict(kwargs['init_cfg'])
         super().__init__(**kwargs)
         self.fdlinear_cfg = fdlinear_cfg
@@ -57,7 +59,7 @@ class SwinTransformerFDConv(SwinTransformer):
                 setattr(self.get_submodule(parent), child,
                         fdconv_from_conv(module, **fdlinear_cfg))
                 self.fdlinear_names.append(name)
-        if not self.fdlinear_names:  # pragma: no cover - mmdet's Swin always has MLPs
+        if not self.fdlinear_names:  # pragma: no cover - the stock Swin always has MLPs
             raise RuntimeError('no Swin MLP linear found to convert to FDLinear')
 
     def init_weights(self) -> None:
@@ -70,3 +72,26 @@ class SwinTransformerFDConv(SwinTransformer):
             if isinstance(module, FDLinear) and module.is_fdconv:
                 module.init_dense_weight_(lambda weight: nn.init.trunc_normal_(weight, std=.02))
                 module.init_weights()  # the spec init of KSM
+
+
+if importlib.util.find_spec('mmdet') is not None:
+    from mmdet.models.backbones import SwinTransformer as _MMDetSwinTransformer
+    from mmdet.registry import MODELS as _MMDET_MODELS
+
+    @_MMDET_MODELS.register_module(name='SwinTransformerFDConv')
+    class SwinTransformerFDConv(SwinFDLinearMixin, _MMDetSwinTransformer):
+        """mmdet's ``SwinTransformer`` (same arguments, ``convert_weights`` included) with
+        FDLinear MLPs; ``fdlinear_cfg`` as in :class:`SwinFDLinearMixin`."""
+
+    __all__.append('SwinTransformerFDConv')
+
+if importlib.util.find_spec('mmseg') is not None:
+    from mmseg.models.backbones import SwinTransformer as _MMSegSwinTransformer
+    from mmseg.registry import MODELS as _MMSEG_MODELS
+
+    @_MMSEG_MODELS.register_module(name='SwinTransformerFDConv')
+    class SegSwinTransformerFDConv(SwinFDLinearMixin, _MMSegSwinTransformer):
+        """mmseg's ``SwinTransformer`` (same arguments) with FDLinear MLPs; ``fdlinear_cfg`` as in
+        :class:`SwinFDLinearMixin`."""
+
+    __all__.append('SegSwinTransformerFDConv')

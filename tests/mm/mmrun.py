@@ -13,17 +13,20 @@ import torch
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / 'configs'
 
-# dataset folder written by mmfreq.demo_data for each codebase
-DEMO_ROOTS = dict(mmseg='ade20k/ADEChallengeData2016/', mmdet='coco/', mmrotate='dota/')
+# dataset folder written by mmfreq.demo_data for each demo dataset, and each codebase's default
+DEMO_ROOTS = dict(ade20k='ade20k/ADEChallengeData2016/', coco='coco/', dota='dota/',
+                  cityscapes='cityscapes/')
+DEFAULT_DATASETS = dict(mmseg='ade20k', mmdet='coco', mmrotate='dota')
 METRIC_PATTERNS = dict(
     mmseg=r'mIoU: ([-\d.]+)',
     mmdet=r'coco/bbox_mAP: ([-\d.]+)',
     mmrotate=r'dota/mAP: ([-\d.]+)')
 
 
-def data_options(codebase: str, demo_root) -> list:
-    """``--cfg-options`` entries pointing a demo config at demo data under ``demo_root``."""
-    root = f'{demo_root}/{DEMO_ROOTS[codebase]}'
+def data_options(codebase: str, demo_root, dataset: str = None) -> list:
+    """``--cfg-options`` entries pointing a demo config at demo data under ``demo_root``
+    (``dataset``: a key of ``DEMO_ROOTS``, default the codebase's)."""
+    root = f'{demo_root}/{DEMO_ROOTS[dataset or DEFAULT_DATASETS[codebase]]}'
     options = [f'{loader}.dataset.data_root={root}'
                for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
     if codebase == 'mmdet':
@@ -90,14 +93,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def train_resume_test(codebase, config, demo_root, work_dir, iters=2) -> float:
+def train_resume_test(codebase, config, demo_root, work_dir, iters=2, dataset=None) -> float:
     """Train ``iters`` iterations, resume for one more, evaluate; returns the metric.
 
     Checks: losses are finite, checkpoints are written and load with ``weights_only=True``,
     resuming restores the iteration count and the optimizer state (AdamW's per-parameter
     ``step`` continues from ``iters`` instead of restarting at 1).
     """
-    data = data_options(codebase, demo_root)
+    data = data_options(codebase, demo_root, dataset)
     log = train(config, work_dir, data + short_schedule(iters))
     assert_finite_losses(log, iters)
     first = load_checkpoint(Path(work_dir) / f'iter_{iters}.pth')

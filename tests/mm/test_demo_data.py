@@ -66,7 +66,8 @@ def test_deterministic_and_idempotent(tmp_path):
     demo_data.make_demo_data(b, seed=0, **kw)
     tree_a = _tree(a)
     assert tree_a == _tree(b)
-    assert len(tree_a) == 3 + 5 * 2 * 2 + 5 + 2  # markers, ade/dota image+label pairs, coco
+    # markers, ade/dota/cityscapes image+label pairs, coco
+    assert len(tree_a) == 4 + 5 * 2 * 3 + 5 + 2
     # re-running overwrites its own output (stale files vanish), with identical results
     stale = osp.join(a, 'coco', 'train2017', 'stale.jpg')
     open(stale, 'w').close()
@@ -304,3 +305,68 @@ def test_dota_stock_dataset(demo_root, split):
         for (corners, _, _), label in zip(objs, labels):
             mask = demo_data.polygon_mask((SIZE, SIZE), corners)
             assert _nearest_colour(rgb[_inner(mask)].mean(0), colours) == label
+
+
+# ------------------------------------------------------------------------------------------
+# Cityscapes
+# ------------------------------------------------------------------------------------------
+
+CITY_SIZE = (SIZE // 2, SIZE)  # the 1:2 aspect of the real 1024x2048 frames
+
+
+def test_cityscapes_raw_format(demo_root):
+    import cv2
+    from mmseg.datasets import CityscapesDataset
+    classes, palette = CityscapesDataset.METAINFO['classes'], CityscapesDataset.METAINFO['palette']
+    for train_id, (name, colour, _) in demo_data.CITYSCAPES_CLASSES.items():
+        assert classes[train_id] == name and tuple(palette[train_id]) == colour
+    root = osp.join(demo_root, 'cityscapes')
+    seen = set()
+    for split, n in (('train', NUM_TRAIN), ('val', NUM_VAL)):
+        cities = demo_data.CITYSCAPES_CITIES[split]
+        assert sorted(os.listdir(osp.join(root, 'leftImg8bit', split))) == sorted(cities)
+        assert sorted(os.listdir(osp.join(root, 'gtFine', split))) == sorted(cities)
+        stems = []
+        for city in cities:
+            images = sorted(os.listdir(osp.join(root, 'leftImg8bit', split, city)))
+            labels = sorted(os.listdir(osp.join(root, 'gtFine', split, city)))
+            for image in images:  # <city>_<sequence>_<frame>_leftImg8bit.png, as in the real set
+                parts = image.split('_')
+                assert len(parts) == 4 and parts[0] == city and parts[3] == 'leftImg8bit.png'
+                assert len(parts[1]) == len(parts[2]) == 6 and (parts[1] + parts[2]).isdigit()
+            stems += [i[:-len('_leftImg8bit.png')] for i in images]
+            assert labels == [i.replace('_leftImg8bit.png', '_gtFine_labelTrainIds.png')
+                              for i in images]
+            for name in labels:
+                label = cv2.imread(osp.join(root, 'gtFine', split, city, name),
+                                   cv2.IMREAD_UNCHANGED)
+                assert label.dtype == np.uint8 and label.shape == CITY_SIZE
+                values = set(np.unique(label).tolist())
+                assert values <= set(demo_data.CITYSCAPES_CLASSES) | {255}
+                seen |= values
+        assert len(stems) == len(set(stems)) == n
+    assert seen == set(demo_data.CITYSCAPES_CLASSES) | {255}
+
+
+@pytest.mark.parametrize('split', ['train', 'val'])
+def test_cityscapes_stock_dataset(demo_root, split):
+    from mmcv.transforms import LoadImageFromFile
+    from mmseg.datasets import CityscapesDataset
+    from mmseg.datasets.transforms import LoadAnnotations
+    ds = CityscapesDataset(**_kwargs('cityscapes', split, demo_root),
+                           pipeline=[LoadImageFromFile(), LoadAnnotations()])
+    assert len(ds) == (NUM_TRAIN if split == 'train' else NUM_VAL)
+    colours = {k: v[1] for k, v in demo_data.CITYSCAPES_CLASSES.items()}
+    for i in range(len(ds)):
+        results = ds[i]
+        assert results['reduce_zero_label'] is False  # train ids are the class indices
+        city = demo_data.CITYSCAPES_CITIES[split][i // ((len(ds) + 1) // 2)]
+        assert osp.dirname(results['img_path']).endswith(osp.join('leftImg8bit', split, city))
+        img, seg = results['img'], results['gt_seg_map']
+        assert img.shape == CITY_SIZE + (3,) and seg.shape == CITY_SIZE
+        values = set(np.unique(seg).tolist())
+        assert {0, 2, 10} <= values  # road, building, sky in every frame
+        rgb = img[..., ::-1].astype(float)
+        for cls in values - {255}:  # each class region has its class's colour
+            mean = rgb[_inner(seg == cls)].mean(0)
+            assert _nearest_colour(mean, colours) == cls

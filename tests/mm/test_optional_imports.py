@@ -31,6 +31,7 @@ import mmfreq, mmfreq.models
 print('registered', mmfreq.models.registered)
 for scope, name in (('mmdet', 'ResNetFDConv'), ('mmdet', 'SwinTransformerFDConv'),
                     ('mmseg', 'ResNetV1cFDConv'), ('mmseg', 'VisionTransformerFDAM'),
+                    ('mmseg', 'SwinTransformerFDConv'),
                     ('mmrotate', 'LSKNet')):
     if importlib.util.find_spec(scope) is not None:
         assert importlib.import_module(scope + '.registry').MODELS.get(name) is not None, name
@@ -41,6 +42,7 @@ for scope, name in (('mmdet', 'ResNetFDConv'), ('mmdet', 'SwinTransformerFDConv'
 @pytest.mark.parametrize('hidden, expected', [
     (('mmrotate',), ['mmengine', 'mmdet', 'mmseg']),
     (('mmseg',), ['mmengine', 'mmdet', 'mmrotate']),
+    (('mmdet', 'mmrotate'), ['mmengine', 'mmseg']),  # mmrotate needs mmdet
 ])
 def test_import_registers_the_installed_codebases(hidden, expected):
     out = run_hiding(hidden, ['-c', REGISTRATIONS])
