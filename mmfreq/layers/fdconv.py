@@ -198,6 +198,15 @@ class _FrequencyDynamicMixin:
             return full_spectrum(self.dft_weight, out_channels * k, in_channels * k)
         return conv_weight_to_dft_weight(self._dense_weight(), self.param_ratio)
 
+    def _filter_to_output(self, out_size: int, in_size: int, k: int) -> bool:
+        """Whether the filter factor multiplies the output rather than the weight (identical by
+        linearity): where the output is smaller than the weight, and no larger than the input
+        (the recomputing node then keeps the output before the factor). Decided by the sizes, so
+        not under torch.compile / torch.export."""
+        out_channels, in_channels = self._fd_weight_shape()[:2]
+        return (not torch.compiler.is_compiling() and out_size < in_channels * k * k
+                and out_channels * out_size <= in_channels * in_size)
+
     def _layer_spec(self, filter_to_output: bool, **geometry) -> DynamicLayerSpec:
         out_channels, in_channels, k, _ = self._fd_weight_shape()
         return DynamicLayerSpec(
@@ -352,10 +361,7 @@ class FDConv(_FrequencyDynamicMixin, nn.Conv2d):
         if self.FBM is not None:
             fbm = dict(masks=self.FBM.band_masks(height, width), map_groups=self.FBM.spatial_group,
                        map_act=self.FBM.act, lowfreq_att=self.FBM.lowfreq_att)
-        # the filter factor goes on the output when that is smaller than the weight (identical
-        # by linearity; decided by the sizes, so not under torch.compile / torch.export)
-        filter_to_output = (not torch.compiler.is_compiling()
-                            and out_h * out_w < self.in_channels * k * k)
+        filter_to_output = self._filter_to_output(out_h * out_w, height * width, k)
         spec = self._layer_spec(filter_to_output, stride=self.stride,
                                 padding=padding, dilation=self.dilation, **fbm)
         out = self._dynamic_forward(x, x.mean(dim=(2, 3), keepdim=True), spec)
@@ -428,8 +434,7 @@ class FDLinear(_FrequencyDynamicMixin, nn.Linear):
         batch, num_tokens, _ = tokens.shape
         pooled = tokens.mean(dim=1).view(batch, self.in_features, 1, 1)
         # filter factor on the output tokens when they are fewer than the weight's rows' length
-        filter_to_output = not torch.compiler.is_compiling() and num_tokens < self.in_features
-        spec = self._layer_spec(filter_to_output, linear=True)
+        spec = self._layer_spec(self._filter_to_output(num_tokens, num_tokens, 1), linear=True)
         out = self._dynamic_forward(tokens, pooled, spec)
         return out.reshape(*leading, self.out_features)
 
