@@ -1,21 +1,22 @@
 """Benchmark FDConv against nn.Conv2d at ResNet-50 stage shapes (3x3, stride 1, padding 1).
 
 Shapes: c64@56², c128@28², c256@14², c512@7², batch 2 and 8; FDConv with the detection configs'
-``kernel_num=64`` and the release defaults otherwise. Prints a markdown table with the median
-forward time (eval mode, no autograd), the median forward+backward time (train mode) and memory:
+``kernel_num=64`` and the release defaults otherwise. Variants: the plain conv, FDConv as built
+(``recompute=True``: keeps only its input and small factors for backward), FDConv with
+``recompute=False`` (keeps the per-sample weights), and with ``--release DIR`` the authors' own
+module from a checkout of github.com/Linwei-Chen/FDConv (same state dict). Prints per variant:
 
-* CUDA: peak allocated memory during forward+backward (``torch.cuda.max_memory_allocated``, the
-  module's parameters and the input excluded).
-* CPU: PyTorch has no peak counter for CPU allocations; the column gives the bytes autograd saves
-  for backward (unique storages, via ``saved_tensors_hooks``, parameters excluded, the input
-  included), which is what a training step keeps alive between forward and backward.
+* the forward time in eval mode (no autograd) and the forward+backward time in train mode
+  (gradients of the parameters and of the input, as for a layer inside a network), each also
+  as a multiple of the plain conv;
+* memory: on the CPU the bytes autograd saves for backward in one training forward (unique
+  storages, parameters included: what a training step keeps alive between forward and backward);
+  on CUDA the peak allocated memory of forward+backward beyond what was allocated before.
 
-Forward+backward computes the gradients of the parameters and of the input (a layer inside a
-network). Times are the median (``--stat min``: the minimum, robust to other processes) of
-``--repeats`` runs after two warm-up runs, on the wall clock (``--clock cpu``: process CPU time,
-which with ``--threads 1`` does not count time spent waiting for a core shared with other jobs).
-
-Target (issue 3): forward+backward within 3x of the plain conv at c256@14², batch 8, on CPU.
+The variants are timed round-robin (one step of each in turn, per repeat), so that background load
+affects them alike; the table gives the median (``--stat min``: the minimum) of ``--repeats``
+rounds after two warm-up rounds, on the wall clock (``--clock cpu``: process CPU time, which with
+``--threads 1`` does not count time spent waiting for a core shared with other jobs).
 
 ``--parts`` prints, instead, the forward+backward time of single steps, each as a multiple of the
 plain conv: two that any implementation of FDConv's math has to take, the per-sample conv (one
@@ -25,7 +26,7 @@ a floor under the FDConv/conv ratio before any of the elementwise work on the pe
 (kernel attention, KSM maps, their gradients) is counted.
 
 Usage: python benchmarks/bench_fdconv.py [--device cpu|cuda|all] [--repeats N] [--shapes 256@14 ...]
-       [--batches 2 8] [--threads N] [--parts]
+       [--batches 2 8] [--threads N] [--release DIR] [--parts]
 """
 import argparse
 import statistics
@@ -36,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmfreq.layers import FDConv
+from mmfreq.release_modules import load_release_fdconv
 
 STAGES = ((64, 56), (128, 28), (256, 14), (512, 7))
 
@@ -74,8 +76,7 @@ def saved_for_backward_bytes(module: nn.Module, x: torch.Tensor) -> int:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         out = module(x)
     del out
-    parameter_ptrs = {p.untyped_storage().data_ptr() for p in module.parameters()}
-    return sum(size for ptr, size in storages.items() if ptr not in parameter_ptrs)
+    return sum(storages.values())
 
 
 def cuda_peak_bytes(step, device: torch.device) -> int:
@@ -87,44 +88,77 @@ def cuda_peak_bytes(step, device: torch.device) -> int:
     return torch.cuda.max_memory_allocated(device) - base
 
 
-def measure(module: nn.Module, x: torch.Tensor, repeats: int, stat: str, clock: str) -> dict:
+def measure(modules: dict, x: torch.Tensor, repeats: int, stat: str, clock: str) -> dict:
+    """Per variant: eval forward and train forward+backward seconds (round-robin), memory."""
     device = x.device
+    x_grad = x.detach().requires_grad_(True)
 
-    def forward():
+    def forward(module):
         with torch.no_grad():
             module(x)
 
-    x_grad = x.detach().requires_grad_(True)  # a layer inside a network: input gradient too
-
-    def forward_backward():
+    def forward_backward(module):
         module.zero_grad(set_to_none=True)
         x_grad.grad = None
         module(x_grad).sum().backward()
 
-    module.eval()
-    fwd = step_time(forward, device, repeats, stat, clock)
-    module.train()
-    fwd_bwd = step_time(forward_backward, device, repeats, stat, clock)
-    if device.type == 'cuda':
-        memory = cuda_peak_bytes(forward_backward, device)
-    else:
-        memory = saved_for_backward_bytes(module, x_grad)
-    module.zero_grad(set_to_none=True)
-    return dict(fwd=fwd, fwd_bwd=fwd_bwd, memory=memory)
+    results = {name: {} for name in modules}
+    for key, step, train in (('fwd', forward, False), ('fwd_bwd', forward_backward, True)):
+        for module in modules.values():
+            module.train(train)
+        times = round_robin({name: (lambda m=m: step(m)) for name, m in modules.items()},
+                            device, repeats, stat, clock)
+        for name in modules:
+            results[name][key] = times[name]
+    for name, module in modules.items():
+        if device.type == 'cuda':
+            results[name]['memory'] = cuda_peak_bytes(lambda: forward_backward(module), device)
+        else:
+            results[name]['memory'] = saved_for_backward_bytes(module, x_grad)
+        module.zero_grad(set_to_none=True)
+    return results
+
+
+def round_robin(steps: dict, device: torch.device, repeats: int, stat: str, clock: str,
+                warmup: int = 2) -> dict:
+    now = CLOCKS[clock]
+    times = {name: [] for name in steps}
+    for round_index in range(warmup + repeats):
+        for name, step in steps.items():
+            synchronize(device)
+            start = now()
+            step()
+            synchronize(device)
+            if round_index >= warmup:
+                times[name].append(now() - start)
+    pick = min if stat == 'min' else statistics.median
+    return {name: pick(values) for name, values in times.items()}
+
+
+def variants(channels: int, kernel_num: int, device: torch.device, release=None) -> dict:
+    torch.manual_seed(0)
+    modules = {'conv': nn.Conv2d(channels, channels, 3, padding=1)}
+    fdconv = FDConv(channels, channels, 3, padding=1, kernel_num=kernel_num)
+    modules['FDConv'] = fdconv
+    modules['FDConv recompute=False'] = FDConv(channels, channels, 3, padding=1,
+                                               kernel_num=kernel_num, recompute=False)
+    modules['FDConv recompute=False'].load_state_dict(fdconv.state_dict())
+    if release is not None:
+        modules['release'] = release.FDConv(channels, channels, 3, padding=1,
+                                            kernel_num=kernel_num)
+        modules['release'].load_state_dict(fdconv.state_dict())
+    return {name: module.to(device) for name, module in modules.items()}
 
 
 def run(device: torch.device, shapes, batches, repeats: int, kernel_num: int, stat: str,
-        clock: str) -> list:
+        clock: str, release=None) -> list:
     rows = []
     for channels, size in shapes:
-        torch.manual_seed(0)
-        conv = nn.Conv2d(channels, channels, 3, padding=1).to(device)
-        fdconv = FDConv(channels, channels, 3, padding=1, kernel_num=kernel_num).to(device)
+        modules = variants(channels, kernel_num, device, release)
         for batch in batches:
             x = torch.randn(batch, channels, size, size, device=device)
-            plain = measure(conv, x, repeats, stat, clock)
-            dynamic = measure(fdconv, x, repeats, stat, clock)
-            rows.append((device.type, f'c{channels}@{size}²', batch, plain, dynamic))
+            rows.append((device.type, f'c{channels}@{size}²', batch,
+                         measure(modules, x, repeats, stat, clock)))
     return rows
 
 
@@ -171,21 +205,21 @@ def format_parts(rows) -> str:
 
 
 def format_table(rows) -> str:
-    memory_name = {'cpu': 'saved for bwd', 'cuda': 'peak alloc'}
-    lines = ['| device | shape | batch | conv fwd ms | FDConv fwd ms | fwd ratio '
-             '| conv fwd+bwd ms | FDConv fwd+bwd ms | fwd+bwd ratio | memory kind | conv MiB '
-             '| FDConv MiB | mem ratio |',
-             '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
-    for device, shape, batch, plain, dynamic in rows:
-        mib = 2.0 ** 20
-        lines.append(
-            f'| {device} | {shape} | {batch} | {plain["fwd"] * 1e3:.2f} '
-            f'| {dynamic["fwd"] * 1e3:.2f} '
-            f'| {dynamic["fwd"] / plain["fwd"]:.2f} | {plain["fwd_bwd"] * 1e3:.2f} '
-            f'| {dynamic["fwd_bwd"] * 1e3:.2f} | {dynamic["fwd_bwd"] / plain["fwd_bwd"]:.2f} '
-            f'| {memory_name[device]} | {plain["memory"] / mib:.1f} '
-            f'| {dynamic["memory"] / mib:.1f} '
-            f'| {dynamic["memory"] / max(plain["memory"], 1):.2f} |')
+    memory_name = {'cpu': 'saved for backward', 'cuda': 'peak allocated'}
+    names = list(rows[0][3])
+    lines = ['| device | shape | batch | variant | fwd ms | fwd x conv | fwd+bwd ms '
+             '| fwd+bwd x conv | memory | MiB | memory x conv |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
+    for device, shape, batch, results in rows:
+        plain = results['conv']
+        for name in names:
+            result = results[name]
+            lines.append(
+                f'| {device} | {shape} | {batch} | {name} | {result["fwd"] * 1e3:.2f} '
+                f'| {result["fwd"] / plain["fwd"]:.2f} | {result["fwd_bwd"] * 1e3:.2f} '
+                f'| {result["fwd_bwd"] / plain["fwd_bwd"]:.2f} | {memory_name[device]} '
+                f'| {result["memory"] / 2 ** 20:.2f} '
+                f'| {result["memory"] / max(plain["memory"], 1):.2f} |')
     return '\n'.join(lines)
 
 
@@ -210,6 +244,9 @@ def main(argv=None) -> None:
                         'ignores time the process waits for a shared core)')
     parser.add_argument('--parts', action='store_true',
                         help='time the unavoidable steps of FDConv instead (module docstring)')
+    parser.add_argument('--release', metavar='DIR',
+                        help="also time the authors' FDConv from a checkout of "
+                        'github.com/Linwei-Chen/FDConv')
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -226,8 +263,9 @@ def main(argv=None) -> None:
                                     args.stat, args.clock))
                      for channels, size in args.shapes for batch in args.batches]
         else:
+            release = load_release_fdconv(args.release) if args.release else None
             rows += run(device, args.shapes, args.batches, args.repeats, args.kernel_num,
-                        args.stat, args.clock)
+                        args.stat, args.clock, release)
     print(f'torch {torch.__version__}, CPU threads {torch.get_num_threads()}, {args.clock} clock, '
           f'{args.stat} of {args.repeats} repeats, FDConv kernel_num={args.kernel_num}')
     if torch.cuda.is_available() and any(d.type == 'cuda' for d in devices):

@@ -13,79 +13,23 @@ mmfreq's FDConv and compares outputs, input gradients and parameter gradients in
 eval mode. Its third-party imports that today's stack lacks (mmcv 1.x's ``CONV_LAYERS``, timm's
 ``trunc_normal_``) are stubbed for the import only.
 """
-import contextlib
-import importlib.util
-import os
-import sys
-import types
-from pathlib import Path
-
 import pytest
 import torch
 
 from mmfreq.layers import FDConv
+from mmfreq.release_modules import FDCONV_RELEASE_MODULE, load_release_fdconv, release_checkout
 
-RELEASE_MODULE = Path('FDConv_detection') / 'mmdet_custom' / 'FDConv.py'
 TOLERANCE = 1e-4
 
-
-def release_checkout():
-    for path in filter(None, os.environ.get('MMFREQ_RELEASE_DIR', '').split(os.pathsep)):
-        if (Path(path) / RELEASE_MODULE).is_file():
-            return Path(path)
-    return None
-
-
 pytestmark = pytest.mark.skipif(
-    release_checkout() is None,
+    release_checkout(FDCONV_RELEASE_MODULE) is None,
     reason='opt-in: set MMFREQ_RELEASE_DIR to a checkout of github.com/Linwei-Chen/FDConv to '
            "compare FDConv with the authors' module")
 
 
-@contextlib.contextmanager
-def stubbed_imports():
-    """Provide ``mmcv.cnn.CONV_LAYERS`` and ``timm.models.layers.trunc_normal_`` where missing,
-    for the duration of the release module's import."""
-
-    class _Registry:
-        def register_module(self, *args, **kwargs):
-            return (lambda cls: cls) if not args or not isinstance(args[0], type) else args[0]
-
-    stubs = {}
-    try:
-        import mmcv.cnn
-        if not hasattr(mmcv.cnn, 'CONV_LAYERS'):
-            stubs['mmcv.cnn'] = types.SimpleNamespace(**vars(mmcv.cnn), CONV_LAYERS=_Registry())
-    except ImportError:
-        stubs['mmcv'] = types.ModuleType('mmcv')
-        stubs['mmcv.cnn'] = types.SimpleNamespace(CONV_LAYERS=_Registry())
-    try:
-        import timm.models.layers  # noqa: F401
-    except ImportError:
-        stubs['timm'] = types.ModuleType('timm')
-        stubs['timm.models'] = types.ModuleType('timm.models')
-        stubs['timm.models.layers'] = types.SimpleNamespace(
-            trunc_normal_=torch.nn.init.trunc_normal_)
-    saved = {name: sys.modules.get(name) for name in stubs}
-    sys.modules.update(stubs)
-    try:
-        yield
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
-
-
 @pytest.fixture(scope='module')
 def release():
-    spec = importlib.util.spec_from_file_location('fdconv_release',
-                                                  release_checkout() / RELEASE_MODULE)
-    module = importlib.util.module_from_spec(spec)
-    with stubbed_imports():
-        spec.loader.exec_module(module)
-    return module
+    return load_release_fdconv(release_checkout(FDCONV_RELEASE_MODULE))
 
 
 # (in, out, kernel, conv kwargs, options, input shape)

@@ -29,11 +29,16 @@ def test_bench_fdconv_prints_a_row_per_shape_and_batch(parts):
                '--batches', '1', '2', '--repeats', '1', '--threads', '1',
                *(['--parts'] if parts else []))
     rows = _measured_rows(out, 'cpu')
-    assert [(row[1], row[2]) for row in rows] == [
-        ('c32@6²', '1'), ('c32@6²', '2'), ('c24@4²', '1'), ('c24@4²', '2')]
+    cases = [('c32@6²', '1'), ('c32@6²', '2'), ('c24@4²', '1'), ('c24@4²', '2')]
+    if parts:
+        assert [(row[1], row[2]) for row in rows] == cases
+    else:  # a row per variant, with time and saved memory
+        variants = ['conv', 'FDConv', 'FDConv recompute=False']
+        assert [(row[1], row[2], row[3]) for row in rows] == [
+            (*case, variant) for case in cases for variant in variants]
     for row in rows:
-        timings = row[3:] if parts else row[3:9]
-        assert _positive_numbers(timings), row
+        numbers = row[3:] if parts else [*row[4:8], *row[9:]]
+        assert _positive_numbers(numbers), row
 
 
 def test_bench_fdam_prints_both_statistics():
