@@ -123,8 +123,11 @@ assert $want_cuda == 0 or mmcv.ops.get_compiling_cuda_version() != 'not availabl
       ln -sf "$(ls "$CUDA_HOME"/lib*/libcudart.so.* | head -n1)" "$build/lib/libcudart.so"
       export LIBRARY_PATH=$build/lib${LIBRARY_PATH:+:$LIBRARY_PATH}
     fi
-    # mmcv 2.0.1's setup.py asks for C++14; current torch headers need C++17.
-    sed -i 's/c++14/c++17/g' "$src/setup.py"
+    # mmcv 2.0.1's setup.py asks for C++14; torch's headers need C++17, or C++20 from 2.15 on.
+    cxx_std=$("$py" -c 'import os, torch
+header = open(os.path.join(os.path.dirname(torch.__file__), "include", "ATen", "ATen.h")).read()
+print("c++20" if "202002L" in header else "c++17")')
+    sed -i -E "s/c\+\+(14|17|20)/$cxx_std/g" "$src/setup.py"
     pip install -q -c "$constraints" addict mmengine=="$MMENGINE" opencv-python-headless pyyaml yapf
     (cd "$src" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
       "$py" -m pip wheel -q --no-build-isolation --no-deps -w "$build/dist" .)
