@@ -2,13 +2,19 @@
 # Create .venv/ in the repository with the whole OpenMMLab stack and mmfreq (editable).
 #
 # The only versions that co-install on current torch are pinned below. An already
-# installed torch (e.g. a CUDA build on a GPU machine) is kept: the venv then sees the
-# system site-packages, and mmcv is built against that torch (with CUDA ops when
-# CUDA is available). The mmcv wheel is cached outside the repository, keyed by the
-# mmcv / torch / python / CUDA versions, so only the first install pays for the build.
+# installed torch (e.g. a CUDA build on a GPU machine) is kept: either one installed in
+# .venv/ before running this, or one importable by $PYTHON (the venv then sees the system
+# site-packages). mmcv is built against that torch, with its CUDA ops when a GPU is visible
+# or when asked for (no GPU needed to build them). The mmcv wheel is cached outside the
+# repository, keyed by the mmcv / torch / python / CUDA versions (and CUDA architectures),
+# so only the first install pays for the build; an interrupted build resumes.
 #
 # Environment: PYTHON (interpreter for the venv, default python3.11 or python3),
-#              MMFREQ_CACHE (wheel cache, default ~/.cache/mmfreq), MAX_JOBS (build jobs).
+#              MMFREQ_CACHE (wheel cache, default ~/.cache/mmfreq), MAX_JOBS (build jobs),
+#              MMFREQ_CUDA_ARCH (e.g. "8.0;9.0": build the CUDA ops for these GPUs; needs a
+#              CUDA build of torch), or the standard FORCE_CUDA=1 with TORCH_CUDA_ARCH_LIST,
+#              CUDA_HOME (CUDA toolkit to compile with; by default, for CUDA >= 13, the
+#              compiler of torch's exact CUDA version is installed from PyPI into the venv).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,6 +23,7 @@ PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 cache=${MMFREQ_CACHE:-$HOME/.cache/mmfreq}
 venv=$repo/.venv
 log() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 TORCH_DEFAULT=2.13.0
 MMENGINE=0.10.7
@@ -42,10 +49,36 @@ if ! "$py" -c 'import torch' 2>/dev/null; then
   log "installing torch==$TORCH_DEFAULT"
   pip install -q "torch==$TORCH_DEFAULT"
 fi
-torch_version=$("$py" -c 'import torch; print(torch.__version__.split("+")[0])')
-cuda_tag=$("$py" -c 'import torch; print("cu" + torch.version.cuda.replace(".", "") if torch.version.cuda and torch.cuda.is_available() else "cpu")')
-py_tag=$("$py" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
-log "torch $torch_version ($cuda_tag), $py_tag"
+read -r torch_version torch_cuda gpu_arch py_tag < <("$py" -c '
+import sys, torch
+gpus = range(torch.cuda.device_count()) if torch.cuda.is_available() else []
+arch = sorted({"%d.%d" % torch.cuda.get_device_capability(i) for i in gpus})
+print(torch.__version__.split("+")[0], torch.version.cuda or "none", ";".join(arch) or "none",
+      f"cp{sys.version_info[0]}{sys.version_info[1]}")') || true
+[ -n "${py_tag:-}" ] || die "cannot import torch with $py"
+
+# CUDA ops when asked for (MMFREQ_CUDA_ARCH, or FORCE_CUDA=1 + TORCH_CUDA_ARCH_LIST) or a GPU
+# is visible; the architectures to compile for are then fixed here, so they name the wheel.
+cuda_arch=
+if [ -n "${MMFREQ_CUDA_ARCH:-}" ]; then
+  cuda_arch=$MMFREQ_CUDA_ARCH
+elif [ "${FORCE_CUDA:-0}" = 1 ]; then
+  cuda_arch=${TORCH_CUDA_ARCH_LIST:-}
+  [ -n "$cuda_arch" ] || [ "$gpu_arch" != none ] ||
+    die 'FORCE_CUDA=1 without a visible GPU needs the GPU architectures: set TORCH_CUDA_ARCH_LIST (or MMFREQ_CUDA_ARCH), e.g. "8.0;9.0"'
+  cuda_arch=${cuda_arch:-$gpu_arch}
+elif [ "$gpu_arch" != none ]; then
+  cuda_arch=${TORCH_CUDA_ARCH_LIST:-$gpu_arch}
+fi
+if [ -n "$cuda_arch" ]; then
+  [ "$torch_cuda" != none ] ||
+    die "CUDA ops need a CUDA build of torch; torch $torch_version here is CPU-only. Install a CUDA build into .venv/ first (e.g. .venv/bin/python -m pip install torch==<version>), then re-run"
+  arch_tag=$(printf '%s' "$cuda_arch" | tr ' ;' '\n\n' | sed '/^$/d' | sort -u | paste -sd_ -)
+  cuda_tag="cu${torch_cuda//./}-arch$arch_tag"
+else
+  cuda_tag=cpu
+fi
+log "torch $torch_version (CUDA $torch_cuda), $py_tag, mmcv ops: $cuda_tag"
 
 # Never let a dependency replace torch (a multi-GB CUDA build) or setuptools.
 constraints=$(mktemp)
@@ -54,28 +87,61 @@ trap 'rm -f "$constraints"' EXIT
 echo "setuptools==$SETUPTOOLS" >>"$constraints"
 
 # mmcv with ops: no wheel exists for this torch; build from the sdist once, cache the wheel.
+# An installed mmcv is kept if it has the ops asked for (a CUDA build also serves CPU runs).
 key="mmcv-$MMCV-torch$torch_version-$py_tag-$cuda_tag"
 wheel_dir=$cache/wheels/$key
-if ! "$py" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV'" 2>/dev/null; then
+want_cuda=$([ -n "$cuda_arch" ] && echo 1 || echo 0)
+if ! "$py" -c "
+import mmcv, mmcv.ops
+assert mmcv.__version__ == '$MMCV'
+assert $want_cuda == 0 or mmcv.ops.get_compiling_cuda_version() != 'not available'" 2>/dev/null; then
   if ! ls "$wheel_dir"/mmcv-*.whl >/dev/null 2>&1; then
-    log "building $key (about 11 minutes on 2 cores, once)"
-    build=$(mktemp -d)
-    pip download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV" -d "$build"
-    tar xzf "$build"/mmcv-$MMCV.tar.gz -C "$build"
-    # mmcv 2.0.1's setup.py asks for C++14; current torch headers need C++17.
-    sed -i 's/c++14/c++17/g' "$build/mmcv-$MMCV/setup.py"
+    if [ -n "$cuda_arch" ]; then
+      export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=$cuda_arch
+      if [ -z "${CUDA_HOME:-}" ] && [ "${torch_cuda%%.*}" -ge 13 ]; then
+        log "installing the CUDA $torch_cuda compiler into the venv (set CUDA_HOME to use another toolkit)"
+        pip install -q -c "$constraints" "cuda-toolkit[nvcc,nvvm,crt,cccl,cudart]==$torch_cuda.*"
+        CUDA_HOME=$("$py" -c 'import importlib.metadata as m; print(m.distribution("nvidia-cuda-nvcc").locate_file("nvidia/cu13"))')
+        export CUDA_HOME
+      fi
+      "$py" -c 'from torch.utils.cpp_extension import CUDA_HOME; assert CUDA_HOME' 2>/dev/null ||
+        die "no CUDA toolkit found for torch's CUDA $torch_cuda: set CUDA_HOME to one (its bin/nvcc is used)"
+      log "building $key (CUDA ops for $cuda_arch; long, once)"
+    else
+      log "building $key (about 11 minutes on 2 cores, once)"
+    fi
+    build=$cache/build/$key   # kept until the wheel is cached: a re-run resumes the build
+    src=$build/mmcv-$MMCV
+    if [ ! -f "$src/setup.py" ]; then
+      rm -rf "$build" && mkdir -p "$build"
+      pip download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV" -d "$build"
+      tar xzf "$build"/mmcv-$MMCV.tar.gz -C "$build"
+    fi
+    if [ -n "$cuda_arch" ] && [ ! -e "$CUDA_HOME/lib/libcudart.so" ] && [ ! -e "$CUDA_HOME/lib64/libcudart.so" ]; then
+      # PyPI's CUDA runtime ships only libcudart.so.<major>; the link step asks for -lcudart.
+      mkdir -p "$build/lib"
+      ln -sf "$(ls "$CUDA_HOME"/lib*/libcudart.so.* | head -n1)" "$build/lib/libcudart.so"
+      export LIBRARY_PATH=$build/lib${LIBRARY_PATH:+:$LIBRARY_PATH}
+    fi
+    # mmcv 2.0.1's setup.py asks for C++14; torch's headers need C++17, or C++20 from 2.15 on.
+    cxx_std=$("$py" -c 'import os, torch
+header = open(os.path.join(os.path.dirname(torch.__file__), "include", "ATen", "ATen.h")).read()
+print("c++20" if "202002L" in header else "c++17")')
+    sed -i -E "s/c\+\+(14|17|20)/$cxx_std/g" "$src/setup.py"
     pip install -q -c "$constraints" addict mmengine=="$MMENGINE" opencv-python-headless pyyaml yapf
-    if [ "$cuda_tag" != cpu ]; then export FORCE_CUDA=1; fi
-    (cd "$build/mmcv-$MMCV" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
+    (cd "$src" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
       "$py" -m pip wheel -q --no-build-isolation --no-deps -w "$build/dist" .)
     mkdir -p "$wheel_dir"
     cp "$build"/dist/mmcv-*.whl "$wheel_dir/"
     rm -rf "$build"
   fi
+  if pip show -q mmcv 2>/dev/null; then pip uninstall -q -y mmcv; fi   # same version, other ops
   pip install -q -c "$constraints" "$wheel_dir"/mmcv-*.whl
 fi
 
 pip install -q -c "$constraints" "mmengine==$MMENGINE" "mmdet==$MMDET" "mmsegmentation==$MMSEG" \
   "mmrotate==$MMROTATE" ftfy regex matplotlib pytest
 pip install -q -c "$constraints" --no-build-isolation --no-deps -e "$repo"
-"$py" -c 'import mmfreq, mmcv.ops, mmdet, mmseg, mmrotate; print("[setup] ok: mmfreq", mmfreq.__version__)'
+"$py" -c 'import mmfreq, mmcv.ops, mmdet, mmseg, mmrotate
+print("[setup] ok: mmfreq", mmfreq.__version__, "| mmcv ops compiled with CUDA:",
+      mmcv.ops.get_compiling_cuda_version())'
