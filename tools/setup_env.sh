@@ -140,7 +140,7 @@ print("c++20" if "202002L" in header else "c++17")')
 fi
 
 pip install -q -c "$constraints" "mmengine==$MMENGINE" "mmdet==$MMDET" "mmsegmentation==$MMSEG" \
-  "mmrotate==$MMROTATE" ftfy regex matplotlib pytest
+  "mmrotate==$MMROTATE" ftfy regex matplotlib pytest onnx onnxscript onnxruntime
 pip install -q -c "$constraints" --no-build-isolation --no-deps -e "$repo"
 "$py" -c 'import mmfreq, mmcv.ops, mmdet, mmseg, mmrotate
 print("[setup] ok: mmfreq", mmfreq.__version__, "| mmcv ops compiled with CUDA:",

@@ -61,8 +61,9 @@ class GroupScaledSpectrum(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_pairs = (grad * _per_entry(scale, group_index).unsqueeze(-1)).sum(0)
             grad_dft = grad_pairs.view_as(dft_weight)
-        if ctx.needs_input_grad[1]:
-            inner = torch.linalg.vecdot(grad, dft_weight.reshape(num_ratio, -1, 2))  # (B, P, N)
+        if ctx.needs_input_grad[1]:  # Re(grad * conj(S)): a complex multiply is the fast form
+            spectrum = torch.view_as_complex(dft_weight).reshape(num_ratio, -1)
+            inner = (torch.view_as_complex(grad) * spectrum.conj()).real  # (B, P, N)
             grad_scale = scale.new_zeros(batch, num_ratio, num_groups).scatter_add_(
                 2, group_index.expand_as(inner), inner)
         return grad_dft, grad_scale, None
