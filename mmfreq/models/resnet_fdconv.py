@@ -18,7 +18,7 @@ Registered names:
   name ``ResNet_FDConv`` (the same class).
 * mmseg: ``ResNetV1cFDConv`` (subclass of mmseg's ``ResNetV1c``: deep stem, no average-pool
   downsampling), ``ResNetFDConv`` (subclass of mmseg's ``ResNet``, 7x7 stem) and ``ResNet_FDConv``
-  = ``ResNetV1cFDConv``. SPEC.md names ``ResNetV1c`` as the mmseg backbone (UPerNet R50 uses it with
+  = ``ResNetV1cFDConv``. mmseg's UPerNet R50 uses ``ResNetV1c`` (with
   the ``resnet50_v1c`` ImageNet weights), so the release name maps to the V1c variant; unlike stock
   ``ResNetV1c`` it accepts explicit ``deep_stem`` / ``avg_down`` arguments, so a config written
   for a 7x7 stem (``deep_stem=False``) still builds the same network. A stem mismatch against a

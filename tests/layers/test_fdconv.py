@@ -220,7 +220,7 @@ def test_matrix_layout_is_out_k_in_k():
 
 
 # --------------------------------------------------------------------------------------------
-# Forward / backward over the shape matrix of issue item 2
+# Forward / backward over a matrix of shapes and options
 # --------------------------------------------------------------------------------------------
 
 SHAPE_MATRIX = [

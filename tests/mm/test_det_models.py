@@ -1,4 +1,4 @@
-"""Detection backbones of issue 6 (ConvNeXt with FDLinear MLPs, Swin-T with FDLinear MLPs) and the
+"""Detection backbones (ConvNeXt with FDLinear MLPs, Swin-T with FDLinear MLPs) and the
 mmdet 2.x -> 3.x release checkpoint conversion. Small widths, CPU, no subprocesses."""
 import importlib.util
 import re

@@ -1,4 +1,4 @@
-"""ResNet with FDConv for mmdet and mmseg (issue 3, item 5) and the 'FDConv' conv layer type."""
+"""ResNet with FDConv for mmdet and mmseg and the 'FDConv' conv layer type."""
 import math
 
 import pytest
@@ -26,7 +26,7 @@ def _seed():
 
 
 def fdconv_extra_params(in_ch, out_ch, k, kernel_num):
-    """Parameters an FDConv adds over the plain conv (no bias), from SPEC.md's layout."""
+    """Parameters an FDConv adds over the plain conv (no bias), from the release's layout."""
     att = max(int(in_ch * 0.0625), 16)
     dft = out_ch * k * (in_ch * k // 2 + 1) * 2 - out_ch * in_ch * k * k
     ksm_global = (att * in_ch + 2 * att + 2 + (att + 1) * in_ch + (att + 1) * out_ch
