@@ -13,7 +13,7 @@ from typing import Optional
 import torch
 
 __all__ = ['RELEASE_DIR_ENV', 'FDCONV_RELEASE_MODULE', 'release_checkout', 'load_release_fdconv',
-           'stubbed_imports']
+           'stubbed_imports', 'swapped_modules']
 
 RELEASE_DIR_ENV = 'MMFREQ_RELEASE_DIR'
 FDCONV_RELEASE_MODULE = Path('FDConv_detection') / 'mmdet_custom' / 'FDConv.py'
@@ -53,8 +53,15 @@ def stubbed_imports():
         stubs['timm.models'] = types.ModuleType('timm.models')
         stubs['timm.models.layers'] = types.SimpleNamespace(
             trunc_normal_=torch.nn.init.trunc_normal_)
-    saved = {name: sys.modules.get(name) for name in stubs}
-    sys.modules.update(stubs)
+    with swapped_modules(stubs):
+        yield
+
+
+@contextlib.contextmanager
+def swapped_modules(modules: dict):
+    """``sys.modules`` entries replaced by ``modules`` for the duration, then restored."""
+    saved = {name: sys.modules.get(name) for name in modules}
+    sys.modules.update(modules)
     try:
         yield
     finally:

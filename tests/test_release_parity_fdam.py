@@ -28,23 +28,16 @@ import pytest
 import torch
 from torch import nn
 
-ENV = 'MMFREQ_RELEASE_DIR'
+from mmfreq.release_modules import release_checkout, swapped_modules
+
 MARKER = Path('FDAM_mmseg') / 'mmcv_custom' / 'deit_fdam.py'
 RTOL = 1e-4
 SIZES = [(512, 512), (384, 640)]  # token grids 32x32 (the stored pos_embed grid) and 24x40
 
-
-def _release_root():
-    for entry in os.environ.get(ENV, '').split(os.pathsep):
-        if entry and (Path(entry) / MARKER).is_file():
-            return Path(entry)
-    return None
-
-
-ROOT = _release_root()
+ROOT = release_checkout(MARKER)
 pytestmark = pytest.mark.skipif(
     ROOT is None,
-    reason=f'opt-in: set {ENV} to a checkout of the FDAM release (github.com/Linwei-Chen/FDAM; '
+    reason=f'opt-in: set MMFREQ_RELEASE_DIR to a checkout of the FDAM release (github.com/Linwei-Chen/FDAM; '
            f'several paths separated by {os.pathsep!r}) to compare with the authors\' code')
 
 
@@ -162,17 +155,10 @@ def release():
     import mmcv.ops.carafe  # noqa: F401  (real modules the release imports, loaded first)
     stand_ins = _stand_ins()
     saved = {name: sys.modules.get(name) for name in stand_ins}
-    try:
-        sys.modules.update(stand_ins)
+    with swapped_modules(stand_ins):
         deit = _load_release_file('FDAM_mmseg/mmcv_custom/deit_fdam.py', '_fdam_release_deit')
         neck = _load_release_file('FDAM_mmseg/mmcv_custom/simple_multilevel_neck.py',
                                   '_fdam_release_neck')
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
     return types.SimpleNamespace(deit=deit, neck=neck, stand_ins=stand_ins, saved=saved)
 
 

@@ -8,6 +8,7 @@ backward needs and write gradients in the layout their consumers read. Their eff
 ``python benchmarks/bench_fdconv.py`` (time and saved memory next to ``nn.Conv2d``); their
 gradients are checked against autograd by ``gradcheck`` in ``tests/layers/test_fdconv.py``.
 """
+import functools
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -22,6 +23,16 @@ from .per_sample_conv import (per_sample_conv2d, per_sample_conv2d_backward, per
 
 __all__ = ['GroupScaledSpectrum', 'LocallyModulatedWeight', 'RecomputedDynamicLayer',
            'DynamicLayerSpec', 'fdw_spectrum', 'modulated_weight', 'dynamic_layer_forward']
+
+
+def _without_autocast(backward):
+    """A backward that computes in float32 by design, also when called under autocast."""
+
+    @functools.wraps(backward)
+    def wrapped(ctx, grad):
+        with autocast_off(grad.device):
+            return backward(ctx, grad)
+    return wrapped
 
 
 class GroupScaledSpectrum(torch.autograd.Function):
@@ -48,12 +59,8 @@ class GroupScaledSpectrum(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
+    @_without_autocast
     def backward(ctx, grad):
-        with autocast_off(grad.device):  # float32 by design, even for a backward under autocast
-            return GroupScaledSpectrum._backward(ctx, grad)
-
-    @staticmethod
-    def _backward(ctx, grad):
         dft_weight, scale, group_index = ctx.saved_tensors
         batch, num_ratio, num_groups = scale.shape
         grad = torch.view_as_real(grad.reshape(batch, 1, -1))  # (B, 1, N, 2)
@@ -117,12 +124,8 @@ class LocallyModulatedWeight(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
+    @_without_autocast
     def backward(ctx, grad):
-        with autocast_off(grad.device):  # float32 by design, even for a backward under autocast
-            return LocallyModulatedWeight._backward(ctx, grad)
-
-    @staticmethod
-    def _backward(ctx, grad):
         local_weight, windows, small, base, activated = ctx.saved_tensors
         needs_local, needs_windows, needs_small, needs_base = ctx.needs_input_grad[:4]
         grad_local_weight = grad_windows = grad_small = grad_base = None
