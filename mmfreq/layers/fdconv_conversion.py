@@ -1,7 +1,7 @@
 """Pretrained conversion to FDConv (Chen et al., CVPR 2025; docs/fdconv.md, "Pretrained conversion").
 
 A plain checkpoint converts layer by layer: a conv/linear ``weight`` that becomes an FDConv/FDLinear
-(by the fallback rule :func:`~mmfreq.layers.fdconv.uses_fdconv`) is replaced by ``dft_weight``
+(by the fallback rule :func:`~mmfreq.layers.frequency_dynamic.uses_fdconv`) is replaced by ``dft_weight``
 (:func:`conv_weight_to_dft_weight`: the FDW transform divided by ``min(in, out) // 2``, repeated
 ``param_ratio`` times, only the lowest frequencies with ``param_reduction < 1``); everything else is
 kept. KSM/FBM parameters are new and take their init
@@ -27,7 +27,8 @@ from typing import Callable, Dict, Iterable, List, Mapping, Sequence, Tuple, Uni
 import torch
 from torch import nn
 
-from .fdconv import FDConv, FDLinear, uses_fdconv
+from .fdconv import FDConv, FDLinear
+from .frequency_dynamic import uses_fdconv
 from .fdconv_options import option_default
 from .fourier_disjoint import conv_weight_to_dft_weight, dft_weight_to_conv_weight
 
