@@ -5,7 +5,7 @@
                                    [--num-train N] [--num-val N] [--size S] [--seed 0]
 
 Deterministic for a given seed; re-running overwrites the previous demo output. The
-generation lives in ``mmfreq/demo_data.py`` (numpy + OpenCV only).
+generation lives in ``mmfreq/demo_data/`` (numpy + OpenCV only).
 """
 import argparse
 import os.path as osp
