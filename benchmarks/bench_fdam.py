@@ -1,38 +1,49 @@
-"""Latency of a DeiT-S backbone: plain vs +AttInv vs +AttInv+FreqScale (FDAM supplementary Table 4).
+"""Latency and training memory of a DeiT-S backbone: stock mmseg, plain, +AttInv, +AttInv+FreqScale
+(FDAM supplementary Table 4).
 
-The backbone is built here from torch and mmfreq's layers (DeiT-S: patch 16, dim 384, 12 blocks,
-6 heads, MLP ratio 4, class token, 14x14 position embedding resized bicubically to the token grid,
-final LayerNorm, feature maps taken after blocks 2, 5, 8, 11 as for the multi-level neck). The paper
-reports 121.1 / 124.2 / 135.8 ms (+2.6% / +12%) on an RTX 3090 at 512x2048, batch 1.
+Variants: ``stock mmseg`` is mmseg's own ``VisionTransformer`` exactly as the Table 1 baseline
+config builds it (configs/fdam/upernet_deit-s16_8xb2-160k_ade20k-512x512.py: attention through
+``nn.MultiheadAttention``); the other three are built here from torch and mmfreq's layers
+(DeiT-S: patch 16, dim 384, 12 blocks, 6 heads, MLP ratio 4, class token, 14x14 position
+embedding resized bicubically to the token grid, final LayerNorm, feature maps taken after blocks
+2, 5, 8, 11 as for the multi-level neck; attention through ``F.scaled_dot_product_attention``), so
+``plain`` is the reference for what AttInv and FreqScale add, and ``stock mmseg`` for what a user
+of the stock model sees. The paper reports 121.1 / 124.2 / 135.8 ms (+2.6% / +12%) for plain /
++AttInv / +AttInv+FreqScale on an RTX 3090 at 512x2048, batch 1.
 
-Variants are timed round-robin (one forward of each in turn, per repeat) so that background load
-affects them alike; median and minimum are reported.
+Per variant and input size:
+
+* latency of one eval forward, batch 1, under ``torch.inference_mode`` (and ``--dtype``
+  autocast): the variants run round-robin (one forward of each in turn, per repeat) so that
+  background load affects them alike; median and minimum of ``--repeats``, and the minimum as a
+  multiple of the plain and of the stock model's;
+* memory of one training step, batch 1: on the CPU the bytes autograd saves for backward in one
+  training forward (unique storages, parameters included), on CUDA the peak allocated memory of
+  forward+backward; also as a multiple of the plain model's. At 512x2048 the stock model keeps
+  every layer's attention matrix, about 5 GiB.
 
     python benchmarks/bench_fdam.py                         # CPU (and CUDA when present)
-    python benchmarks/bench_fdam.py --devices cpu --repeats 3 --sizes 512x512 512x2048
+    python benchmarks/bench_fdam.py --devices cpu --repeats 6 --sizes 512x512 --threads 2
 """
 import argparse
-import os
 import statistics
-import sys
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-try:
-    from mmfreq.layers import FDAMBlock
-except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from mmfreq.layers import FDAMBlock
+from _backbones import DEIT_S_STOCK, config_backbone, num_params
+from _measure import cuda_peak_bytes, machine_line, round_robin_times, saved_for_backward_bytes
+from mmfreq.layers import FDAMBlock
 
+STOCK = 'stock mmseg'
 VARIANTS = {
     'plain': dict(attn_inv=False, freq_scale=None),
     '+AttInv': dict(attn_inv=True, freq_scale=None),
     '+AttInv+FreqScale': dict(attn_inv=True, freq_scale=dict(mode='group', num_filters=4,
                                                              groups=16, size=14)),
 }
+PAPER_MS = {'plain': 121.1, '+AttInv': 124.2, '+AttInv+FreqScale': 135.8}  # RTX 3090, 512x2048
 
 
 class DeiTSmallBackbone(nn.Module):
@@ -75,35 +86,70 @@ class DeiTSmallBackbone(nn.Module):
         return outs
 
 
-def _sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
+def build_models(device: torch.device) -> dict:
+    torch.manual_seed(0)
+    models = {STOCK: config_backbone(DEIT_S_STOCK)}
+    models.update({name: DeiTSmallBackbone(**cfg) for name, cfg in VARIANTS.items()})
+    for model in models.values():
+        model.to(device).eval()  # (mmseg's train() returns None: no chaining)
+    return models
 
 
-def time_variants(models, img, repeats, warmup, dtype):
-    device = img.device
-    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
-    times = {name: [] for name in models}
-    with torch.inference_mode(), autocast:
-        for _ in range(warmup):
-            for model in models.values():
-                model(img)
-        _sync(device)
-        for _ in range(repeats):
-            for name, model in models.items():
-                _sync(device)
-                start = time.perf_counter()
-                model(img)
-                _sync(device)
-                times[name].append((time.perf_counter() - start) * 1e3)
-    return ({name: statistics.median(t) for name, t in times.items()},
-            {name: min(t) for name, t in times.items()})
+def forward_backward(model: nn.Module, img: torch.Tensor) -> None:
+    model.zero_grad(set_to_none=True)
+    sum(out.float().sum() for out in model(img)).backward()
 
 
-def main():
+def autocast(device: torch.device, dtype: torch.dtype):
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+
+
+def training_memory(model: nn.Module, img: torch.Tensor, dtype: torch.dtype) -> int:
+    """Saved-for-backward bytes (CPU) or peak allocated bytes of forward+backward (CUDA)."""
+    model.train()
+    try:
+        with autocast(img.device, dtype):
+            if img.device.type == 'cuda':
+                return cuda_peak_bytes(lambda: forward_backward(model, img), img.device)
+            return saved_for_backward_bytes(model, img)
+    finally:
+        model.zero_grad(set_to_none=True)
+        model.eval()
+
+
+def measure(models: dict, img: torch.Tensor, repeats: int, warmup: int, dtype) -> dict:
+    """Per variant: eval forward times (ms, round-robin) and training memory (bytes)."""
+    forwards = {name: (lambda m=model: m(img)) for name, model in models.items()}
+    with torch.inference_mode(), autocast(img.device, dtype):
+        times = round_robin_times(forwards, img.device, repeats, warmup=warmup)
+    return {name: dict(times_ms=[t * 1e3 for t in times[name]],
+                       memory=training_memory(model, img, dtype))
+            for name, model in models.items()}
+
+
+def format_table(rows) -> str:
+    memory_name = {'cpu': 'saved for backward', 'cuda': 'peak allocated'}
+    lines = ['| device | input (HxW) | variant | params (M) | repeats | median ms | min ms '
+             '| min x plain | min x stock | memory | MiB | memory x plain |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|']
+    for device, size, params, results in rows:
+        plain_ms, stock_ms = min(results['plain']['times_ms']), min(results[STOCK]['times_ms'])
+        plain_memory = max(results['plain']['memory'], 1)
+        for name, result in results.items():
+            times = result['times_ms']
+            lines.append(
+                f'| {device} | {size} | {name} | {params[name] / 1e6:.2f} | {len(times)} '
+                f'| {statistics.median(times):.1f} | {min(times):.1f} '
+                f'| {min(times) / plain_ms:.3f} | {min(times) / stock_ms:.3f} '
+                f'| {memory_name[device]} | {result["memory"] / 2 ** 20:.1f} '
+                f'| {result["memory"] / plain_memory:.2f} |')
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--devices', nargs='+', default=None,
-                        help='cpu and/or cuda (default: cpu, plus cuda when available)')
+    parser.add_argument('--devices', nargs='+', default=None, choices=('cpu', 'cuda'),
+                        help='default: cpu, plus cuda when available')
     parser.add_argument('--sizes', nargs='+', default=['512x512', '512x2048'])
     parser.add_argument('--repeats', type=int, default=None,
                         help='timed forwards per variant (default: 3 on CPU, 50 on CUDA)')
@@ -112,47 +158,35 @@ def main():
     parser.add_argument('--dtype', choices=['fp32', 'bf16', 'fp16'], default='fp32',
                         help='autocast dtype (fp32 = no autocast)')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = args.devices or (['cpu'] + (['cuda'] if torch.cuda.is_available() else []))
     dtype = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}[args.dtype]
 
-    torch.manual_seed(0)
     rows = []
     for device_name in devices:
         device = torch.device(device_name)
-        models = {name: DeiTSmallBackbone(**cfg).to(device).eval()
-                  for name, cfg in VARIANTS.items()}
-        params = {name: sum(p.numel() for p in m.parameters()) for name, m in models.items()}
+        models = build_models(device)
+        params = {name: num_params(model) for name, model in models.items()}
         on_cuda = device.type == 'cuda'
         repeats = args.repeats or (50 if on_cuda else 3)
         warmup = args.warmup if args.warmup is not None else (10 if on_cuda else 1)
-        label = torch.cuda.get_device_name(device) if on_cuda else \
-            f'CPU ({torch.get_num_threads()} threads)'
         for size in args.sizes:
             h, w = (int(v) for v in size.split('x'))
             img = torch.randn(1, 3, h, w, device=device)
-            median_ms, min_ms = time_variants(models, img, repeats, warmup, dtype)
-            rows.append((label, size, repeats, 'median', median_ms))
-            rows.append((label, size, repeats, 'min', min_ms))
-            print(f'done: {label} {size} median {median_ms}', flush=True)
+            rows.append((device.type, size, params, measure(models, img, repeats, warmup, dtype)))
+            print(f'done: {device.type} {size}', flush=True)
 
-    names = list(VARIANTS)
     print()
-    print(f'DeiT-S backbone, batch 1, {args.dtype}; params: '
-          + ', '.join(f'{n} {params[n] / 1e6:.2f}M' for n in names)
-          + ' (min is the steadier statistic on a shared CPU)')
+    print(machine_line())
+    print(f'DeiT-S backbone, batch 1, {args.dtype}; latency: eval forward, variants round-robin '
+          f'(min is the steadier statistic on a shared CPU); memory: one training step')
     print()
-    print('| device | input (HxW) | repeats | stat | ' + ' | '.join(f'{n} (ms)' for n in names)
-          + ' | +AttInv / plain | +AttInv+FreqScale / plain |')
-    print('|' + '---|' * (6 + len(names)))
-    for label, size, repeats, stat, ms in rows:
-        base = ms['plain']
-        print(f'| {label} | {size} | {repeats} | {stat} | '
-              + ' | '.join(f'{ms[n]:.1f}' for n in names)
-              + f' | {ms["+AttInv"] / base:.3f} | {ms["+AttInv+FreqScale"] / base:.3f} |')
-    print('| paper: RTX 3090 | 512x2048 | | | 121.1 | 124.2 | 135.8 | 1.026 | 1.121 |')
+    print(format_table(rows))
+    print()
+    print('paper (RTX 3090, 512x2048, batch 1): ' + ', '.join(
+        f'{name} {ms} ms ({ms / PAPER_MS["plain"]:.3f} x plain)' for name, ms in PAPER_MS.items()))
 
 
 if __name__ == '__main__':

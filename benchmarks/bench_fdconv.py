@@ -29,63 +29,17 @@ Usage: python benchmarks/bench_fdconv.py [--device cpu|cuda|all] [--repeats N] [
        [--batches 2 8] [--threads N] [--release DIR] [--parts]
 """
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from _measure import (CLOCKS, cuda_peak_bytes, machine_line, round_robin, saved_for_backward_bytes,
+                      step_time)
 from mmfreq.layers import FDConv
 from mmfreq.release_modules import load_release_fdconv
 
 STAGES = ((64, 56), (128, 28), (256, 14), (512, 7))
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
-
-
-def step_time(step, device: torch.device, repeats: int, stat: str, clock: str = 'wall',
-              warmup: int = 2) -> float:
-    now = CLOCKS[clock]
-    for _ in range(warmup):
-        step()
-    synchronize(device)
-    times = []
-    for _ in range(repeats):
-        start = now()
-        step()
-        synchronize(device)
-        times.append(now() - start)
-    return min(times) if stat == 'min' else statistics.median(times)
-
-
-def saved_for_backward_bytes(module: nn.Module, x: torch.Tensor) -> int:
-    storages = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        storages[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        out = module(x)
-    del out
-    return sum(storages.values())
-
-
-def cuda_peak_bytes(step, device: torch.device) -> int:
-    synchronize(device)
-    torch.cuda.reset_peak_memory_stats(device)
-    base = torch.cuda.memory_allocated(device)
-    step()
-    synchronize(device)
-    return torch.cuda.max_memory_allocated(device) - base
 
 
 def measure(modules: dict, x: torch.Tensor, repeats: int, stat: str, clock: str) -> dict:
@@ -117,22 +71,6 @@ def measure(modules: dict, x: torch.Tensor, repeats: int, stat: str, clock: str)
             results[name]['memory'] = saved_for_backward_bytes(module, x_grad)
         module.zero_grad(set_to_none=True)
     return results
-
-
-def round_robin(steps: dict, device: torch.device, repeats: int, stat: str, clock: str,
-                warmup: int = 2) -> dict:
-    now = CLOCKS[clock]
-    times = {name: [] for name in steps}
-    for round_index in range(warmup + repeats):
-        for name, step in steps.items():
-            synchronize(device)
-            start = now()
-            step()
-            synchronize(device)
-            if round_index >= warmup:
-                times[name].append(now() - start)
-    pick = min if stat == 'min' else statistics.median
-    return {name: pick(values) for name, values in times.items()}
 
 
 def variants(channels: int, kernel_num: int, device: torch.device, release=None) -> dict:
@@ -266,10 +204,9 @@ def main(argv=None) -> None:
             release = load_release_fdconv(args.release) if args.release else None
             rows += run(device, args.shapes, args.batches, args.repeats, args.kernel_num,
                         args.stat, args.clock, release)
-    print(f'torch {torch.__version__}, CPU threads {torch.get_num_threads()}, {args.clock} clock, '
-          f'{args.stat} of {args.repeats} repeats, FDConv kernel_num={args.kernel_num}')
-    if torch.cuda.is_available() and any(d.type == 'cuda' for d in devices):
-        print(f'CUDA device: {torch.cuda.get_device_name()}')
+    print(machine_line())
+    print(f'{args.clock} clock, {args.stat} of {args.repeats} repeats, '
+          f'FDConv kernel_num={args.kernel_num}')
     print(format_parts(rows) if args.parts else format_table(rows))
 
 

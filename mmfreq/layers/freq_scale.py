@@ -39,6 +39,7 @@ overshoot slightly), so the residual block ``z = FreqScale(z) + z`` starts as th
 
 All Fourier transforms run in float32 with autocast disabled; the output has the input's dtype.
 """
+import functools
 from typing import Tuple
 
 import torch
@@ -103,19 +104,52 @@ def mix_frequency_bases(routing: torch.Tensor, bases: torch.Tensor) -> torch.Ten
     return weight.view(batch, num_groups * channels, height, width)
 
 
+def bicubic_resize_matrix(size_in: int, size_out: int, device=None,
+                          dtype=torch.float32) -> torch.Tensor:
+    """``(size_out, size_in)`` matrix of a 1-D bicubic (``align_corners=True``) resize.
+
+    Bicubic resizing is separable: resizing an ``h x w`` map to ``H x W`` is ``R_h @ map @ R_w^T``.
+    The matrix is ``F.interpolate`` of the identity, so it holds exactly torch's weights (border
+    clamping included).
+    """
+    eye = torch.eye(size_in, device=device, dtype=dtype).view(1, size_in, size_in, 1)
+    resized = F.interpolate(eye, size=(size_out, 1), mode='bicubic', align_corners=True)
+    return resized.view(size_in, size_out).t()
+
+
+@functools.lru_cache(maxsize=64)
+def resize_matrix(size_in: int, size_out: int, device: torch.device,
+                  dtype: torch.dtype) -> torch.Tensor:
+    """:func:`bicubic_resize_matrix`, cached per size, device and dtype (it depends on nothing
+    else, so it never goes stale). Built outside inference mode, so that it can be used anywhere."""
+    with torch.inference_mode(False), torch.no_grad():
+        return bicubic_resize_matrix(size_in, size_out, device, dtype)
+
+
 def resize_frequency_weight(weight: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     """Bicubic (``align_corners=True``) resize of ``(..., h, w)`` real weights to ``size``.
 
     Returned unchanged when the size already matches (except under torch.compile / torch.export,
     where that test would tie the program to the size; resizing to the same size is the
-    identity). Leading dims are flattened for the resize.
+    identity). Leading dims are flattened for the resize. When no gradient is recorded for
+    ``weight`` (inference), computed as two products with cached :func:`resize_matrix` matrices:
+    the same values up to float rounding at a fraction of ``F.interpolate``'s CPU time; otherwise
+    (training, torch.compile / torch.export) by ``F.interpolate`` itself.
     """
-    if not torch.compiler.is_compiling() and tuple(weight.shape[-2:]) == tuple(size):
+    compiling = torch.compiler.is_compiling()
+    if not compiling and tuple(weight.shape[-2:]) == tuple(size):
         return weight
-    lead = weight.shape[:-2]
-    flat = weight.reshape(1, -1, *weight.shape[-2:])
+    *lead, height, width = weight.shape
+    out_height, out_width = size
+    if not compiling and not (torch.is_grad_enabled() and weight.requires_grad):
+        rows = resize_matrix(height, out_height, weight.device, weight.dtype)
+        cols = resize_matrix(width, out_width, weight.device, weight.dtype)
+        resized = weight.reshape(-1, width) @ cols.t()                   # (lead * h, W)
+        resized = rows @ resized.view(-1, height, out_width)             # (lead, H, W)
+        return resized.view(*lead, out_height, out_width)
+    flat = weight.reshape(1, -1, height, width)
     flat = F.interpolate(flat, size=size, mode='bicubic', align_corners=True)
-    return flat.reshape(*lead, *size)
+    return flat.reshape(*lead, out_height, out_width)
 
 
 def scale_spectrum(feature: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -131,10 +165,35 @@ def scale_spectrum(feature: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     height, width = feature.shape[-2:]
     with autocast_off(feature.device):
         spectrum = torch.fft.rfft2(feature.float(), norm='ortho')
-        # real weight times (re, im) pairs: avoids promoting the weight to a complex copy
-        spectrum = torch.view_as_complex(
-            torch.view_as_real(spectrum) * weight.float().unsqueeze(-1))
+        # complex times real, without a complex copy of the weight (several times faster on the
+        # CPU than broadcasting the weight over (re, im) pairs); in place when autograd is off
+        weight = weight.float()
+        spectrum = spectrum * weight if torch.is_grad_enabled() else spectrum.mul_(weight)
         return torch.fft.irfft2(spectrum, s=(height, width), norm='ortho')
+
+
+def is_channels_last_map(x: torch.Tensor) -> bool:
+    """Whether each sample of ``x`` ``(B, C, H, W)`` is stored ``(H, W, C)`` (channels last), as
+    transformer tokens ``(B, H*W, C)`` viewed as a map are."""
+    _, channels, _, width = x.shape
+    return channels > 1 and x.stride(1) == 1 and x.stride(3) == channels \
+        and x.stride(2) == width * channels
+
+
+def channels_last_to_contiguous(x: torch.Tensor) -> torch.Tensor:
+    """Contiguous copy of a channels-last map ``(B, C, H, W)`` through one 2-D transpose (on the
+    CPU torch transposes 2-D tensors much faster than it permutes 4-D ones)."""
+    batch, channels, height, width = x.shape
+    pixels = x.permute(2, 3, 0, 1).reshape(height * width, batch * channels)  # a view if B == 1
+    return pixels.t().contiguous().view(batch, channels, height, width)
+
+
+def contiguous_to_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """A contiguous map ``(B, C, H, W)`` stored pixel by pixel (each pixel's ``B x C`` values
+    together) through one 2-D transpose, so that its tokens ``(B, H*W, C)`` are rows."""
+    batch, channels, height, width = x.shape
+    pixels = x.view(batch * channels, height * width).t().contiguous()
+    return pixels.view(height, width, batch, channels).permute(2, 3, 0, 1)
 
 
 class _ReweightMLP(nn.Module):
@@ -249,4 +308,12 @@ class FreqScale(nn.Module):
         check_channels('FreqScale', x, self.dim, dim=1)
         if x.shape[0] == 0:
             return empty_batch_output(self, x, x.shape)
-        return scale_spectrum(x, self.frequency_weight(x)).to(x.dtype)
+        # inference on tokens viewed as a map: transpose in and out explicitly (the FFT of a
+        # strided map, and the caller's add of a channels-first result to its tokens, are far
+        # slower on the CPU); with autograd on, the computation stays that of a plain map
+        weight = self.frequency_weight(x)
+        if not torch.is_grad_enabled() and not torch.compiler.is_compiling() \
+                and is_channels_last_map(x):
+            out = scale_spectrum(channels_last_to_contiguous(x), weight)
+            return contiguous_to_channels_last(out).to(x.dtype)
+        return scale_spectrum(x, weight).to(x.dtype)

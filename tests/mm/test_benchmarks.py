@@ -41,9 +41,30 @@ def test_bench_fdconv_prints_a_row_per_shape_and_batch(parts):
         assert _positive_numbers(numbers), row
 
 
-def test_bench_fdam_prints_both_statistics():
-    out = _run('bench_fdam.py', '--devices', 'cpu', '--sizes', '32x64', '--repeats', '1',
+def test_bench_fdam_prints_time_and_memory_per_variant():
+    out = _run('bench_fdam.py', '--devices', 'cpu', '--sizes', '32x64', '--repeats', '2',
                '--warmup', '0', '--threads', '1')
-    rows = _measured_rows(out, 'CPU')
-    assert [row[3] for row in rows] == ['median', 'min']
-    assert all(_positive_numbers(row[4:]) for row in rows)
+    rows = _measured_rows(out, 'cpu')
+    assert [(row[1], row[2]) for row in rows] == [
+        ('32x64', variant) for variant in ('stock mmseg', 'plain', '+AttInv', '+AttInv+FreqScale')]
+    for row in rows:  # params, repeats, median, min, x plain, x stock | memory kind | MiB, x plain
+        assert row[4] == '2' and row[9] == 'saved for backward', row
+        assert _positive_numbers([*row[3:9], *row[10:]]), row
+    plain = rows[1]
+    assert plain[7] == '1.000' and plain[11] == '1.00'
+
+
+def test_bench_backbone_prints_both_pairs_at_tiny_widths():
+    out = _run('bench_backbone.py', '--device', 'cpu', '--batch', '1', '--size', '64',
+               '--repeats', '1', '--warmup', '0', '--threads', '1', '--resnet-width', '16',
+               '--kernel-num', '4', '--vit-dims', '64', '--vit-depth', '2', '--vit-heads', '2')
+    rows = _measured_rows(out, 'cpu')
+    assert [(row[1], row[2], row[3]) for row in rows] == [
+        ('ResNet-50', '1x3x64x64', 'plain'), ('ResNet-50', '1x3x64x64', 'FDConv'),
+        ('DeiT-S', '1x3x64x64', 'plain'), ('DeiT-S', '1x3x64x64', 'FDAM')]
+    for row in rows:  # params, repeats, median, min, x plain (2) | memory kind | MiB, x plain
+        assert row[10] == 'saved for backward', row
+        assert _positive_numbers([*row[4:10], *row[11:]]), row
+    for plain, dynamic in (rows[0], rows[1]), (rows[2], rows[3]):
+        assert plain[8:10] == ['1.00', '1.00'] and plain[12] == '1.00'
+        assert float(dynamic[4]) > float(plain[4])  # FDConv / FDAM add parameters

@@ -1,0 +1,167 @@
+"""Training step time and memory of whole backbones: ResNet-50 with FDConv against ResNet-50, and
+DeiT-S with FDAM against DeiT-S.
+
+Pairs, each built through mmseg's registry:
+
+* ``resnet50``: mmseg's ``ResNetV1c`` (depth 50, UPerNet R50's backbone) against mmfreq's
+  ``ResNetV1cFDConv`` with ``conv_cfg=dict(type='FDConv', kernel_num=64)`` (``--kernel-num``):
+  the bottleneck convs dynamic wherever FDConv's defaults make them so, stem and downsample convs
+  plain;
+* ``deit-s``: mmseg's ``VisionTransformer`` DeiT-S against ``VisionTransformerFDAM`` with AttInv
+  and group FreqScale, as the FDAM Table 1 configs build them
+  (configs/fdam/upernet_deit-s16_8xb2-160k_ade20k-512x512.py and
+  configs/fdam/upernet_deit-s16-table1-attinv-freqscale-group_8xb2-160k_ade20k-512x512.py).
+
+Per model, in training mode, on a random ``--batch x 3 x --size x --size`` image:
+
+* the time of one training step: forward, the sum of all output maps, backward into the
+  parameters (the image needs no gradient). The two models of a pair run round-robin (one step of
+  each in turn, per repeat) so that background load affects them alike; median and minimum of
+  ``--repeats`` after ``--warmup`` untimed rounds, also as multiples of the plain model's;
+* memory: on the CPU the bytes autograd saves for backward in one training forward (unique
+  storages, parameters included); on CUDA the peak allocated memory of the training step beyond
+  what was allocated before it; also as a multiple of the plain model's.
+
+``--resnet-width``, ``--vit-dims``, ``--vit-depth`` and ``--vit-heads`` shrink the models (for a
+quick check; the defaults are the real widths).
+
+    python benchmarks/bench_backbone.py                       # CPU (and CUDA when present)
+    python benchmarks/bench_backbone.py --device cpu --threads 2 --repeats 3 --models resnet50
+"""
+import argparse
+import statistics
+
+import torch
+from torch import nn
+
+from _backbones import DEIT_S_FDAM, DEIT_S_STOCK, config_backbone, num_params
+from _measure import cuda_peak_bytes, machine_line, round_robin_times, saved_for_backward_bytes
+from mmseg.registry import MODELS
+
+PAIRS = ('resnet50', 'deit-s')
+
+
+def resnet50_pair(args) -> dict:
+    width = dict(base_channels=args.resnet_width, stem_channels=args.resnet_width)
+    return {
+        'plain': MODELS.build(dict(type='ResNetV1c', depth=50, **width)),
+        'FDConv': MODELS.build(dict(type='ResNetV1cFDConv', depth=50, **width,
+                                    conv_cfg=dict(type='FDConv', kernel_num=args.kernel_num))),
+    }
+
+
+def vit_out_indices(depth: int) -> tuple:
+    """Every quarter of the layers, as (2, 5, 8, 11) for 12 (the configs' neck inputs)."""
+    step = depth // 4
+    return tuple(range(step - 1, depth, step)) if step else (depth - 1,)
+
+
+def deit_s_pair(args) -> dict:
+    widths = dict(embed_dims=args.vit_dims, num_layers=args.vit_depth, num_heads=args.vit_heads,
+                  out_indices=vit_out_indices(args.vit_depth))
+    return {'plain': config_backbone(DEIT_S_STOCK, **widths),
+            'FDAM': config_backbone(DEIT_S_FDAM, **widths)}
+
+
+BUILDERS = {'resnet50': resnet50_pair, 'deit-s': deit_s_pair}
+NAMES = {'resnet50': 'ResNet-50', 'deit-s': 'DeiT-S'}
+
+
+def training_step(model: nn.Module, img: torch.Tensor) -> None:
+    model.zero_grad(set_to_none=True)
+    sum(out.sum() for out in model(img)).backward()
+
+
+def memory(model: nn.Module, img: torch.Tensor) -> int:
+    """Saved-for-backward bytes (CPU) or peak allocated bytes of a training step (CUDA)."""
+    model.zero_grad(set_to_none=True)
+    if img.device.type == 'cuda':
+        used = cuda_peak_bytes(lambda: training_step(model, img), img.device)
+    else:
+        used = saved_for_backward_bytes(model, img)
+    model.zero_grad(set_to_none=True)
+    return used
+
+
+def measure_pair(models: dict, img: torch.Tensor, repeats: int, warmup: int) -> dict:
+    for model in models.values():
+        model.train()
+    steps = {name: (lambda m=model: training_step(m, img)) for name, model in models.items()}
+    times = round_robin_times(steps, img.device, repeats, warmup=warmup)
+    return {name: dict(times_ms=[t * 1e3 for t in times[name]], memory=memory(model, img),
+                       params=num_params(model))
+            for name, model in models.items()}
+
+
+def format_table(rows) -> str:
+    memory_name = {'cpu': 'saved for backward', 'cuda': 'peak allocated'}
+    lines = ['| device | backbone | input | variant | params (M) | repeats | fwd+bwd median ms '
+             '| min ms | median x plain | min x plain | memory | MiB | memory x plain |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    for device, backbone, shape, results in rows:
+        plain = results['plain']
+        plain_median, plain_min = statistics.median(plain['times_ms']), min(plain['times_ms'])
+        for name, result in results.items():
+            times = result['times_ms']
+            median, fastest = statistics.median(times), min(times)
+            lines.append(
+                f'| {device} | {backbone} | {shape} | {name} | {result["params"] / 1e6:.2f} '
+                f'| {len(times)} | {median:.1f} | {fastest:.1f} | {median / plain_median:.2f} '
+                f'| {fastest / plain_min:.2f} | {memory_name[device]} '
+                f'| {result["memory"] / 2 ** 20:.1f} '
+                f'| {result["memory"] / max(plain["memory"], 1):.2f} |')
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--device', default='all', choices=('cpu', 'cuda', 'all'),
+                        help='all = CPU, and CUDA when present')
+    parser.add_argument('--models', nargs='+', default=list(PAIRS), choices=PAIRS)
+    parser.add_argument('--batch', type=int, default=2)
+    parser.add_argument('--size', type=int, default=512, help='input height and width')
+    parser.add_argument('--repeats', type=int, default=None,
+                        help='timed steps per model (default: 3 on CPU, 20 on CUDA)')
+    parser.add_argument('--warmup', type=int, default=None,
+                        help='untimed steps per model (default: 1 on CPU, 5 on CUDA)')
+    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--kernel-num', type=int, default=64, help="FDConv's kernel_num")
+    parser.add_argument('--resnet-width', type=int, default=64,
+                        help='ResNet base and stem channels (64: ResNet-50)')
+    parser.add_argument('--vit-dims', type=int, default=384, help='ViT width (384: DeiT-S)')
+    parser.add_argument('--vit-depth', type=int, default=12, help='ViT layers (12: DeiT-S)')
+    parser.add_argument('--vit-heads', type=int, default=6, help='ViT heads (6: DeiT-S)')
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    devices = []
+    if args.device in ('cpu', 'all'):
+        devices.append(torch.device('cpu'))
+    if args.device == 'cuda' or (args.device == 'all' and torch.cuda.is_available()):
+        devices.append(torch.device('cuda'))
+
+    rows = []
+    shape = f'{args.batch}x3x{args.size}x{args.size}'
+    for device in devices:
+        on_cuda = device.type == 'cuda'
+        repeats = args.repeats or (20 if on_cuda else 3)
+        warmup = args.warmup if args.warmup is not None else (5 if on_cuda else 1)
+        for pair in args.models:
+            torch.manual_seed(0)
+            models = {name: model.to(device) for name, model in BUILDERS[pair](args).items()}
+            img = torch.randn(args.batch, 3, args.size, args.size, device=device)
+            rows.append((device.type, NAMES[pair], shape,
+                         measure_pair(models, img, repeats, warmup)))
+            print(f'done: {device.type} {pair}', flush=True)
+            del models
+
+    print()
+    print(machine_line())
+    print(f'training mode; ResNet width {args.resnet_width}, FDConv kernel_num={args.kernel_num}; '
+          f'ViT {args.vit_dims} dims, {args.vit_depth} layers, {args.vit_heads} heads')
+    print()
+    print(format_table(rows))
+
+
+if __name__ == '__main__':
+    main()
