@@ -52,6 +52,15 @@ def step_time(step: Callable[[], object], device: torch.device, repeats: int, st
     return round_robin({'step': step}, device, repeats, stat, clock, warmup)['step']
 
 
+def selected_devices(choice: str) -> List[torch.device]:
+    """Devices of a ``--device`` option: ``cpu``, ``cuda``, or ``all`` (CPU, and CUDA when
+    present)."""
+    devices = [torch.device('cpu')] if choice in ('cpu', 'all') else []
+    if choice == 'cuda' or (choice == 'all' and torch.cuda.is_available()):
+        devices.append(torch.device('cuda'))
+    return devices
+
+
 def saved_for_backward_bytes(module: nn.Module, *inputs: torch.Tensor) -> int:
     """Bytes of the tensors autograd saves for backward in one forward of ``module``: each storage
     counted once, parameters included (what a training step keeps alive between forward and

@@ -35,7 +35,8 @@ import torch
 from torch import nn
 
 from _backbones import DEIT_S_FDAM, DEIT_S_STOCK, config_backbone, num_params
-from _measure import cuda_peak_bytes, machine_line, round_robin_times, saved_for_backward_bytes
+from _measure import (cuda_peak_bytes, machine_line, round_robin_times, saved_for_backward_bytes,
+                      selected_devices)
 from mmseg.registry import MODELS
 
 PAIRS = ('resnet50', 'deit-s')
@@ -134,11 +135,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    devices = []
-    if args.device in ('cpu', 'all'):
-        devices.append(torch.device('cpu'))
-    if args.device == 'cuda' or (args.device == 'all' and torch.cuda.is_available()):
-        devices.append(torch.device('cuda'))
+    devices = selected_devices(args.device)
 
     rows = []
     shape = f'{args.batch}x3x{args.size}x{args.size}'

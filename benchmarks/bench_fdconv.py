@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from _measure import (CLOCKS, cuda_peak_bytes, machine_line, round_robin, saved_for_backward_bytes,
-                      step_time)
+                      selected_devices, step_time)
 from mmfreq.layers import FDConv
 from mmfreq.release_modules import load_release_fdconv
 
@@ -188,11 +188,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    devices = []
-    if args.device in ('cpu', 'all'):
-        devices.append(torch.device('cpu'))
-    if args.device == 'cuda' or (args.device == 'all' and torch.cuda.is_available()):
-        devices.append(torch.device('cuda'))
+    devices = selected_devices(args.device)
     rows = []
     for device in devices:
         if args.parts:
