@@ -83,7 +83,9 @@ log "torch $torch_version (CUDA $torch_cuda), $py_tag, mmcv ops: $cuda_tag"
 # Never let a dependency replace torch (a multi-GB CUDA build) or setuptools.
 constraints=$(mktemp)
 trap 'rm -f "$constraints"' EXIT
-"$py" -c 'import torch; print("torch==" + torch.__version__)' >"$constraints"
+# the installed distribution's version: PyPI's CUDA wheels say 2.15.0 where torch.__version__
+# says 2.15.0+cu132, and pip would look for the latter
+"$py" -c 'import importlib.metadata as m; print("torch==" + m.version("torch"))' >"$constraints"
 echo "setuptools==$SETUPTOOLS" >>"$constraints"
 
 # mmcv with ops: no wheel exists for this torch; build from the sdist once, cache the wheel.
