@@ -5,16 +5,31 @@
                                    [--num-train N] [--num-val N] [--size S] [--seed 0]
 
 Deterministic for a given seed; re-running overwrites the previous demo output. The
-generation lives in ``mmfreq/demo_data/`` (numpy + OpenCV only).
+generation lives in ``mmfreq/demo_data/`` (numpy + OpenCV only); this script loads that package
+directly, so it runs without importing torch or the OpenMMLab stack (``import mmfreq`` would
+register the codebases).
 """
 import argparse
+import importlib.util
 import os.path as osp
 import sys
 import time
 
-from mmfreq import demo_data as demo
-
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def _load_demo_data():
+    package = osp.join(REPO, 'mmfreq', 'demo_data')
+    spec = importlib.util.spec_from_file_location(
+        '_mmfreq_demo_data', osp.join(package, '__init__.py'),
+        submodule_search_locations=[package])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its relative imports resolve against this name
+    spec.loader.exec_module(module)
+    return module
+
+
+demo = _load_demo_data()
 
 
 def parse_args(argv=None, datasets=('ade20k', 'coco', 'dota', 'cityscapes')):
