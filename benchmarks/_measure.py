@@ -14,6 +14,8 @@ import torch
 from torch import nn
 
 CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
+# what the memory columns hold on each device
+MEMORY_KIND = {'cpu': 'saved for backward', 'cuda': 'peak allocated'}
 STATS = {'median': statistics.median, 'min': min}
 
 
@@ -86,6 +88,27 @@ def cuda_peak_bytes(step: Callable[[], object], device: torch.device) -> int:
     step()
     synchronize(device)
     return torch.cuda.max_memory_allocated(device) - base
+
+
+def training_step(model: nn.Module, *inputs: torch.Tensor) -> None:
+    """Forward and backward of ``model``, whose output is a tensor or a sequence of tensors."""
+    model.zero_grad(set_to_none=True)
+    outputs = model(*inputs)
+    outputs = [outputs] if isinstance(outputs, torch.Tensor) else outputs
+    sum(out.float().sum() for out in outputs).backward()
+
+
+def training_memory(model: nn.Module, step: Callable[[], object], *inputs: torch.Tensor) -> int:
+    """Memory of one training ``step`` of ``model`` on ``inputs`` (:data:`MEMORY_KIND`): on CUDA
+    the peak allocated during ``step``, elsewhere the bytes saved for backward by a forward.
+    Gradients are cleared before and after."""
+    model.zero_grad(set_to_none=True)
+    try:
+        if inputs[0].device.type == 'cuda':
+            return cuda_peak_bytes(step, inputs[0].device)
+        return saved_for_backward_bytes(model, *inputs)
+    finally:
+        model.zero_grad(set_to_none=True)
 
 
 def cpu_model() -> str:

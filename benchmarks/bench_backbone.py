@@ -32,15 +32,11 @@ import argparse
 import statistics
 
 import torch
-from torch import nn
 
 from _backbones import DEIT_S_FDAM, DEIT_S_STOCK, config_backbone, num_params
-from _measure import (cuda_peak_bytes, machine_line, round_robin_times, saved_for_backward_bytes,
-                      selected_devices)
+from _measure import (MEMORY_KIND, machine_line, round_robin_times, selected_devices,
+                      training_memory, training_step)
 from mmseg.registry import MODELS
-
-PAIRS = ('resnet50', 'deit-s')
-
 
 def resnet50_pair(args) -> dict:
     width = dict(base_channels=args.resnet_width, stem_channels=args.resnet_width)
@@ -68,34 +64,18 @@ BUILDERS = {'resnet50': resnet50_pair, 'deit-s': deit_s_pair}
 NAMES = {'resnet50': 'ResNet-50', 'deit-s': 'DeiT-S'}
 
 
-def training_step(model: nn.Module, img: torch.Tensor) -> None:
-    model.zero_grad(set_to_none=True)
-    sum(out.sum() for out in model(img)).backward()
-
-
-def memory(model: nn.Module, img: torch.Tensor) -> int:
-    """Saved-for-backward bytes (CPU) or peak allocated bytes of a training step (CUDA)."""
-    model.zero_grad(set_to_none=True)
-    if img.device.type == 'cuda':
-        used = cuda_peak_bytes(lambda: training_step(model, img), img.device)
-    else:
-        used = saved_for_backward_bytes(model, img)
-    model.zero_grad(set_to_none=True)
-    return used
-
-
 def measure_pair(models: dict, img: torch.Tensor, repeats: int, warmup: int) -> dict:
     for model in models.values():
         model.train()
     steps = {name: (lambda m=model: training_step(m, img)) for name, model in models.items()}
     times = round_robin_times(steps, img.device, repeats, warmup=warmup)
-    return {name: dict(times_ms=[t * 1e3 for t in times[name]], memory=memory(model, img),
+    return {name: dict(times_ms=[t * 1e3 for t in times[name]],
+                       memory=training_memory(model, steps[name], img),
                        params=num_params(model))
             for name, model in models.items()}
 
 
 def format_table(rows) -> str:
-    memory_name = {'cpu': 'saved for backward', 'cuda': 'peak allocated'}
     lines = ['| device | backbone | input | variant | params (M) | repeats | fwd+bwd median ms '
              '| min ms | median x plain | min x plain | memory | MiB | memory x plain |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
@@ -108,7 +88,7 @@ def format_table(rows) -> str:
             lines.append(
                 f'| {device} | {backbone} | {shape} | {name} | {result["params"] / 1e6:.2f} '
                 f'| {len(times)} | {median:.1f} | {fastest:.1f} | {median / plain_median:.2f} '
-                f'| {fastest / plain_min:.2f} | {memory_name[device]} '
+                f'| {fastest / plain_min:.2f} | {MEMORY_KIND[device]} '
                 f'| {result["memory"] / 2 ** 20:.1f} '
                 f'| {result["memory"] / max(plain["memory"], 1):.2f} |')
     return '\n'.join(lines)
@@ -118,7 +98,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--device', default='all', choices=('cpu', 'cuda', 'all'),
                         help='all = CPU, and CUDA when present')
-    parser.add_argument('--models', nargs='+', default=list(PAIRS), choices=PAIRS)
+    parser.add_argument('--models', nargs='+', default=list(BUILDERS), choices=list(BUILDERS))
     parser.add_argument('--batch', type=int, default=2)
     parser.add_argument('--size', type=int, default=512, help='input height and width')
     parser.add_argument('--repeats', type=int, default=None,

@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from _backbones import DEIT_S_STOCK, config_backbone, num_params
-from _measure import cuda_peak_bytes, machine_line, round_robin_times, saved_for_backward_bytes
+from _measure import (MEMORY_KIND, machine_line, round_robin_times, selected_devices,
+                      training_memory, training_step)
 from mmfreq.layers import FDAMBlock
 
 STOCK = 'stock mmseg'
@@ -95,25 +96,17 @@ def build_models(device: torch.device) -> dict:
     return models
 
 
-def forward_backward(model: nn.Module, img: torch.Tensor) -> None:
-    model.zero_grad(set_to_none=True)
-    sum(out.float().sum() for out in model(img)).backward()
-
-
 def autocast(device: torch.device, dtype: torch.dtype):
     return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
 
 
-def training_memory(model: nn.Module, img: torch.Tensor, dtype: torch.dtype) -> int:
-    """Saved-for-backward bytes (CPU) or peak allocated bytes of forward+backward (CUDA)."""
+def train_mode_memory(model: nn.Module, img: torch.Tensor, dtype: torch.dtype) -> int:
+    """:func:`training_memory` of ``model`` (kept in eval mode otherwise) under autocast."""
     model.train()
     try:
         with autocast(img.device, dtype):
-            if img.device.type == 'cuda':
-                return cuda_peak_bytes(lambda: forward_backward(model, img), img.device)
-            return saved_for_backward_bytes(model, img)
+            return training_memory(model, lambda: training_step(model, img), img)
     finally:
-        model.zero_grad(set_to_none=True)
         model.eval()
 
 
@@ -123,12 +116,11 @@ def measure(models: dict, img: torch.Tensor, repeats: int, warmup: int, dtype) -
     with torch.inference_mode(), autocast(img.device, dtype):
         times = round_robin_times(forwards, img.device, repeats, warmup=warmup)
     return {name: dict(times_ms=[t * 1e3 for t in times[name]],
-                       memory=training_memory(model, img, dtype))
+                       memory=train_mode_memory(model, img, dtype))
             for name, model in models.items()}
 
 
 def format_table(rows) -> str:
-    memory_name = {'cpu': 'saved for backward', 'cuda': 'peak allocated'}
     lines = ['| device | input (HxW) | variant | params (M) | repeats | median ms | min ms '
              '| min x plain | min x stock | memory | MiB | memory x plain |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|']
@@ -141,7 +133,7 @@ def format_table(rows) -> str:
                 f'| {device} | {size} | {name} | {params[name] / 1e6:.2f} | {len(times)} '
                 f'| {statistics.median(times):.1f} | {min(times):.1f} '
                 f'| {min(times) / plain_ms:.3f} | {min(times) / stock_ms:.3f} '
-                f'| {memory_name[device]} | {result["memory"] / 2 ** 20:.1f} '
+                f'| {MEMORY_KIND[device]} | {result["memory"] / 2 ** 20:.1f} '
                 f'| {result["memory"] / plain_memory:.2f} |')
     return '\n'.join(lines)
 
@@ -161,12 +153,12 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    devices = args.devices or (['cpu'] + (['cuda'] if torch.cuda.is_available() else []))
+    devices = ([torch.device(name) for name in args.devices] if args.devices
+               else selected_devices('all'))
     dtype = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}[args.dtype]
 
     rows = []
-    for device_name in devices:
-        device = torch.device(device_name)
+    for device in devices:
         models = build_models(device)
         params = {name: num_params(model) for name, model in models.items()}
         on_cuda = device.type == 'cuda'

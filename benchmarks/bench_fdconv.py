@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from _measure import (CLOCKS, cuda_peak_bytes, machine_line, round_robin, saved_for_backward_bytes,
-                      selected_devices, step_time)
+from _measure import (CLOCKS, MEMORY_KIND, machine_line, round_robin, selected_devices, step_time,
+                      training_memory)
 from mmfreq.layers import FDConv
 from mmfreq.release_modules import load_release_fdconv
 
@@ -65,11 +65,7 @@ def measure(modules: dict, x: torch.Tensor, repeats: int, stat: str, clock: str)
         for name in modules:
             results[name][key] = times[name]
     for name, module in modules.items():
-        if device.type == 'cuda':
-            results[name]['memory'] = cuda_peak_bytes(lambda: forward_backward(module), device)
-        else:
-            results[name]['memory'] = saved_for_backward_bytes(module, x_grad)
-        module.zero_grad(set_to_none=True)
+        results[name]['memory'] = training_memory(module, lambda: forward_backward(module), x_grad)
     return results
 
 
@@ -143,7 +139,6 @@ def format_parts(rows) -> str:
 
 
 def format_table(rows) -> str:
-    memory_name = {'cpu': 'saved for backward', 'cuda': 'peak allocated'}
     names = list(rows[0][3])
     lines = ['| device | shape | batch | variant | fwd ms | fwd x conv | fwd+bwd ms '
              '| fwd+bwd x conv | memory | MiB | memory x conv |',
@@ -155,7 +150,7 @@ def format_table(rows) -> str:
             lines.append(
                 f'| {device} | {shape} | {batch} | {name} | {result["fwd"] * 1e3:.2f} '
                 f'| {result["fwd"] / plain["fwd"]:.2f} | {result["fwd_bwd"] * 1e3:.2f} '
-                f'| {result["fwd_bwd"] / plain["fwd_bwd"]:.2f} | {memory_name[device]} '
+                f'| {result["fwd_bwd"] / plain["fwd_bwd"]:.2f} | {MEMORY_KIND[device]} '
                 f'| {result["memory"] / 2 ** 20:.2f} '
                 f'| {result["memory"] / max(plain["memory"], 1):.2f} |')
     return '\n'.join(lines)
@@ -189,6 +184,7 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = selected_devices(args.device)
+    release = load_release_fdconv(args.release) if args.release and not args.parts else None
     rows = []
     for device in devices:
         if args.parts:
@@ -197,7 +193,6 @@ def main(argv=None) -> None:
                                     args.stat, args.clock))
                      for channels, size in args.shapes for batch in args.batches]
         else:
-            release = load_release_fdconv(args.release) if args.release else None
             rows += run(device, args.shapes, args.batches, args.repeats, args.kernel_num,
                         args.stat, args.clock, release)
     print(machine_line())
