@@ -13,7 +13,8 @@ from typing import Optional
 import torch
 
 __all__ = ['RELEASE_DIR_ENV', 'FDCONV_RELEASE_MODULE', 'release_checkout', 'load_release_fdconv',
-           'stubbed_imports', 'swapped_modules']
+           'load_release_file', 'stubbed_imports', 'swapped_modules', 'NoOpRegistry',
+           'extended_module']
 
 RELEASE_DIR_ENV = 'MMFREQ_RELEASE_DIR'
 FDCONV_RELEASE_MODULE = Path('FDConv_detection') / 'mmdet_custom' / 'FDConv.py'
@@ -29,23 +30,35 @@ def release_checkout(marker: Path, paths: Optional[str] = None) -> Optional[Path
     return None
 
 
+class NoOpRegistry:
+    """mmcv 1.x / mmseg 0.x registry stand-in: ``register_module`` returns the class as is, so
+    release code registers nothing into the real registries."""
+
+    def register_module(self, *args, **kwargs):
+        return (lambda cls: cls) if not args or not isinstance(args[0], type) else args[0]
+
+
+def extended_module(name: str, **attrs) -> types.ModuleType:
+    """The real module ``name`` seen through a new module object that also has ``attrs``."""
+    real = importlib.import_module(name)
+    module = types.ModuleType(name)
+    module.__dict__.update(attrs)
+    module.__getattr__ = lambda attr: getattr(real, attr)
+    return module
+
+
 @contextlib.contextmanager
 def stubbed_imports():
     """Provide ``mmcv.cnn.CONV_LAYERS`` and ``timm.models.layers.trunc_normal_`` where missing,
     for the duration of an import of release code; ``sys.modules`` is restored afterwards."""
-
-    class _Registry:
-        def register_module(self, *args, **kwargs):
-            return (lambda cls: cls) if not args or not isinstance(args[0], type) else args[0]
-
     stubs = {}
     try:
         import mmcv.cnn
         if not hasattr(mmcv.cnn, 'CONV_LAYERS'):
-            stubs['mmcv.cnn'] = types.SimpleNamespace(**vars(mmcv.cnn), CONV_LAYERS=_Registry())
+            stubs['mmcv.cnn'] = extended_module('mmcv.cnn', CONV_LAYERS=NoOpRegistry())
     except ImportError:
         stubs['mmcv'] = types.ModuleType('mmcv')
-        stubs['mmcv.cnn'] = types.SimpleNamespace(CONV_LAYERS=_Registry())
+        stubs['mmcv.cnn'] = types.SimpleNamespace(CONV_LAYERS=NoOpRegistry())
     try:
         import timm.models.layers  # noqa: F401
     except ImportError:
@@ -72,6 +85,15 @@ def swapped_modules(modules: dict):
                 sys.modules[name] = module
 
 
+def load_release_file(path, module_name: str) -> types.ModuleType:
+    """Execute one release file as a module named ``module_name`` that is never entered in
+    ``sys.modules`` (its imports see whatever stand-ins the caller has swapped in)."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_release_fdconv(checkout) -> types.ModuleType:
     """The authors' ``FDConv.py`` module (``FDConv``, ``FrequencyBandModulation``, ...) from a
     checkout of https://github.com/Linwei-Chen/FDConv."""
@@ -79,8 +101,5 @@ def load_release_fdconv(checkout) -> types.ModuleType:
     if not path.is_file():
         raise FileNotFoundError(f'{path} not found: expected a checkout of '
                                 f'https://github.com/Linwei-Chen/FDConv')
-    spec = importlib.util.spec_from_file_location('fdconv_release', path)
-    module = importlib.util.module_from_spec(spec)
     with stubbed_imports():
-        spec.loader.exec_module(module)
-    return module
+        return load_release_file(path, 'fdconv_release')

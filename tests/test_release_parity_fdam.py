@@ -28,7 +28,8 @@ import pytest
 import torch
 from torch import nn
 
-from mmfreq.release_modules import release_checkout, swapped_modules
+from mmfreq.release_modules import (NoOpRegistry, extended_module, load_release_file,
+                                     release_checkout, swapped_modules)
 
 MARKER = Path('FDAM_mmseg') / 'mmcv_custom' / 'deit_fdam.py'
 RTOL = 1e-4
@@ -48,22 +49,6 @@ def _module(name, **attrs):
     module = types.ModuleType(name)
     module.__dict__.update(attrs)
     return module
-
-
-def _extended(name, **attrs):
-    """The real module ``name`` seen through a new module object that also has ``attrs``."""
-    real = importlib.import_module(name)
-    module = _module(name, **attrs)
-    module.__getattr__ = lambda attr: getattr(real, attr)
-    return module
-
-
-class _Registry:
-    """mmcv 1.x / mmseg 0.x registry stand-in: ``register_module()`` returns the class as is
-    (nothing reaches mmfreq's real registries)."""
-
-    def register_module(self, *args, **kwargs):
-        return lambda cls: cls
 
 
 class _TimmMlp(nn.Module):
@@ -108,7 +93,7 @@ def _stand_ins():
     from mmengine.model import BaseModule
     from mmengine.model import weight_init
     from mmseg.models.utils import resize
-    registry = _Registry()
+    registry = NoOpRegistry()
     timm_layers = _module('timm.models.layers', DropPath=_TimmDropPath, to_2tuple=_to_2tuple,
                           trunc_normal_=nn.init.trunc_normal_)
     timm_vit = _module('timm.models.vision_transformer', Mlp=_TimmMlp)
@@ -117,14 +102,14 @@ def _stand_ins():
         'timm.models.layers': timm_layers, 'timm.models.vision_transformer': timm_vit,
         'einops': _module('einops', rearrange=_einops_rearrange),
         'mmcv.runner': _module('mmcv.runner', BaseModule=BaseModule),
-        'mmcv.cnn': _extended('mmcv.cnn', xavier_init=weight_init.xavier_init),
+        'mmcv.cnn': extended_module('mmcv.cnn', xavier_init=weight_init.xavier_init),
         'mmcv.cnn.utils': _module('mmcv.cnn.utils'),
         'mmcv.cnn.utils.weight_init': _module(
             'mmcv.cnn.utils.weight_init', constant_init=weight_init.constant_init,
             normal_init=weight_init.normal_init, trunc_normal_init=weight_init.trunc_normal_init),
         'mmseg.models.builder': _module('mmseg.models.builder', BACKBONES=registry,
                                         NECKS=registry),
-        'mmseg.utils': _extended('mmseg.utils',
+        'mmseg.utils': extended_module('mmseg.utils',
                                  get_root_logger=lambda: logging.getLogger('fdam_release')),
         'mmseg.ops': _module('mmseg.ops', resize=resize),
     }
@@ -141,14 +126,6 @@ def _stand_ins():
     return missing
 
 
-def _load_release_file(relative: str, module_name: str):
-    """Execute one release file as a module that is never entered in ``sys.modules``."""
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / relative)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def release():
     """The authors' ``deit_fdam`` and ``simple_multilevel_neck`` modules."""
@@ -156,9 +133,10 @@ def release():
     stand_ins = _stand_ins()
     saved = {name: sys.modules.get(name) for name in stand_ins}
     with swapped_modules(stand_ins):
-        deit = _load_release_file('FDAM_mmseg/mmcv_custom/deit_fdam.py', '_fdam_release_deit')
-        neck = _load_release_file('FDAM_mmseg/mmcv_custom/simple_multilevel_neck.py',
-                                  '_fdam_release_neck')
+        deit = load_release_file(ROOT / 'FDAM_mmseg/mmcv_custom/deit_fdam.py',
+                                 '_fdam_release_deit')
+        neck = load_release_file(ROOT / 'FDAM_mmseg/mmcv_custom/simple_multilevel_neck.py',
+                                 '_fdam_release_neck')
     return types.SimpleNamespace(deit=deit, neck=neck, stand_ins=stand_ins, saved=saved)
 
 
