@@ -112,24 +112,24 @@ def sdpa_flop_jit(inputs, outputs) -> int:
 
 
 def baddbmm_flop_jit(inputs, outputs) -> int:
-    """FLOPs of ``aten::baddbmm(input, batch1, batch2)``: the product ``b*n*m*p``."""
-    from mmengine.analysis.jit_handles import get_shape
-    b, n, m = get_shape(inputs[1])
-    return b * n * m * get_shape(inputs[2])[-1]
+    """FLOPs of ``aten::baddbmm(input, batch1, batch2)``: those of ``bmm(batch1, batch2)``."""
+    from mmengine.analysis.jit_handles import bmm_flop_jit
+    return bmm_flop_jit(inputs[1:3], outputs)
 
 
-def _detection_samples(task: str, hw: Tuple[int, int]):
+def _sample_meta(hw: Tuple[int, int]) -> dict:
+    return dict(img_shape=tuple(hw), ori_shape=tuple(hw), pad_shape=tuple(hw),
+                batch_input_shape=tuple(hw))
+
+
+def _detection_samples(hw: Tuple[int, int]):
     from mmdet.structures import DetDataSample
-    meta = dict(img_shape=tuple(hw), ori_shape=tuple(hw), pad_shape=tuple(hw),
-                batch_input_shape=tuple(hw), scale_factor=(1.0, 1.0))
-    return [DetDataSample(metainfo=meta)]
+    return [DetDataSample(metainfo=dict(_sample_meta(hw), scale_factor=(1.0, 1.0)))]
 
 
 def _segmentation_samples(hw: Tuple[int, int]):
     from mmseg.structures import SegDataSample
-    meta = dict(img_shape=tuple(hw), ori_shape=tuple(hw), pad_shape=tuple(hw),
-                batch_input_shape=tuple(hw))
-    return [SegDataSample(metainfo=meta)]
+    return [SegDataSample(metainfo=_sample_meta(hw))]
 
 
 def _head_needs_samples(model: nn.Module) -> bool:
@@ -155,7 +155,7 @@ def flop_analyzer(model: nn.Module, task: str, hw: Tuple[int, int]):
     if task == 'mmseg' and _head_needs_samples(model):
         model.forward = partial(_segmentor_tensor_forward, model, _segmentation_samples(hw))
     else:
-        samples = None if task == 'mmseg' else _detection_samples(task, hw)
+        samples = None if task == 'mmseg' else _detection_samples(hw)
         model.forward = partial(type(model).forward.__get__(model), data_samples=samples,
                                 mode='tensor')
     analyzer = FlopAnalyzer(model, (inputs,))
