@@ -4,6 +4,7 @@
 (called by ``import mmfreq``) imports those of every package that is installed and skips the
 others, so ``import mmfreq`` works with any subset of mmdet, mmseg and mmrotate (or none).
 """
+import functools
 import importlib
 import importlib.util
 import warnings
@@ -19,7 +20,10 @@ MODULES = {
 registered = []  # the packages of MODULES whose modules are registered, in order
 
 
-def _importable(package: str) -> bool:
+@functools.lru_cache(maxsize=None)
+def usable(package: str) -> bool:
+    """Whether ``package`` is installed and imports (warns once when it is installed but does
+    not); the modules of this folder register into a codebase only then."""
     if importlib.util.find_spec(package) is None:
         return False  # not installed
     try:
@@ -36,10 +40,10 @@ def _importable(package: str) -> bool:
 def register_installed() -> list:
     """Import the modules of every installed package of ``MODULES`` (once); returns
     :data:`registered`."""
-    if registered or not _importable('mmengine'):
+    if registered or not usable('mmengine'):
         return registered
     for package, modules in MODULES.items():
-        if package == 'mmengine' or _importable(package):
+        if package == 'mmengine' or usable(package):
             for module in modules:
                 importlib.import_module(f'{__name__}.{module}')
             registered.append(package)

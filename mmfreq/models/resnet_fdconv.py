@@ -24,11 +24,12 @@ Registered names:
   for a 7x7 stem (``deep_stem=False``) still builds the same network. A stem mismatch against a
   checkpoint would show up as missing/unexpected ``stem.*`` / ``conv1.*`` keys, never silently.
 """
-import importlib.util
 from typing import List, Optional, Sequence
 
 from mmcv.cnn import build_conv_layer
 from torch import nn
+
+from . import usable
 
 __all__ = ['replace_block_convs_', 'keep_trainable_', 'DEFAULT_BLOCK_CONV_CFG',
            'DEFAULT_NEED_GRAD_LIST']
@@ -99,7 +100,7 @@ class FDConvResNetMixin:
             keep_trainable_(getattr(self, f'layer{i}'), self.need_grad_list)
 
 
-if importlib.util.find_spec('mmdet') is not None:
+if usable('mmdet'):
     from mmdet.models.backbones import ResNet as _MMDetResNet
     from mmdet.registry import MODELS as _MMDET_MODELS
 
@@ -122,7 +123,7 @@ if importlib.util.find_spec('mmdet') is not None:
     _MMDET_MODELS.register_module(name='ResNet_FDConv', module=ResNetFDConv)
     __all__.append('ResNetFDConv')
 
-if importlib.util.find_spec('mmseg') is not None:
+if usable('mmseg'):
     from mmseg.models.backbones import ResNet as _MMSegResNet
     from mmseg.models.backbones import ResNetV1c as _MMSegResNetV1c
     from mmseg.registry import MODELS as _MMSEG_MODELS

@@ -14,7 +14,6 @@ converted with ``tools/convert_to_fdconv.py --model-type swin``:
   UPerNet configs): mmseg's Swin checkpoints are already in mmseg's layout
   (``stages.{i}.blocks.{j}.ffn.layers.0.0.dft_weight`` ...) and load by name.
 """
-import importlib.util
 import re
 from typing import Optional
 
@@ -23,6 +22,7 @@ from torch import nn
 
 from ..layers import FDLinear
 from ..layers.fdconv_conversion import fdconv_from_conv
+from . import usable
 
 __all__ = ['SwinFDLinearMixin', 'SWIN_MLP_PATTERN']
 
@@ -74,7 +74,7 @@ class SwinFDLinearMixin:
                 module.init_weights()  # the spec init of KSM
 
 
-if importlib.util.find_spec('mmdet') is not None:
+if usable('mmdet'):
     from mmdet.models.backbones import SwinTransformer as _MMDetSwinTransformer
     from mmdet.registry import MODELS as _MMDET_MODELS
 
@@ -85,7 +85,7 @@ if importlib.util.find_spec('mmdet') is not None:
 
     __all__.append('SwinTransformerFDConv')
 
-if importlib.util.find_spec('mmseg') is not None:
+if usable('mmseg'):
     from mmseg.models.backbones import SwinTransformer as _MMSegSwinTransformer
     from mmseg.registry import MODELS as _MMSEG_MODELS
 

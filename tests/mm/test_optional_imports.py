@@ -54,6 +54,35 @@ def test_import_registers_the_installed_codebases(hidden, expected):
     assert 'mmfreq: ' not in out  # a codebase that is not installed is skipped without a warning
 
 
+BROKEN_MMSEG = """
+import importlib.abc, importlib.machinery, sys
+
+
+class BrokenMMSeg(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    # mmseg installed (find_spec finds it) but failing on import, as with a missing dependency
+    def find_spec(self, name, path, target=None):
+        return importlib.machinery.ModuleSpec(name, self) if name == 'mmseg' else None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        raise ImportError('mmseg is broken for this test')
+
+
+sys.meta_path.insert(0, BrokenMMSeg())
+"""
+
+
+def test_an_installed_but_broken_codebase_is_skipped_everywhere():
+    """The modules shared by mmdet and mmseg register into mmdet without touching mmseg."""
+    out = run_hiding((), ['-c', BROKEN_MMSEG + REGISTRATIONS.replace(
+        "if importlib.util.find_spec(scope) is not None:", "if scope in mmfreq.models.registered:")])
+    assert "registered ['mmengine', 'mmdet', 'mmrotate']" in out, out[-3000:]
+    assert out.count('mmfreq: mmseg is installed but cannot be imported') == 1, out[-3000:]
+    assert 'has mmdet ResNetFDConv' in out and 'has mmdet SwinTransformerFDConv' in out
+
+
 def test_layers_without_any_mm_package():
     code = '''
 import sys, torch, mmfreq
