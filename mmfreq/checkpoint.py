@@ -7,7 +7,7 @@ allow-listed types and calls nothing else. That covers local paths, ``http(s)://
 mmengine's ``torchvision://``, ``open-mmlab://`` and ``mmcls://`` names (whose stock loaders go
 through ``torch.hub.load_state_dict_from_url``, which loads with ``weights_only=False``),
 ``init_cfg=dict(type='Pretrained')``, ``load_from``, ``--resume`` and mmfreq's own tools:
-:func:`register_mmengine_loaders` puts mmfreq's loaders in mmengine's ``CheckpointLoader``.
+:func:`register_mmengine_loaders` has mmengine's loaders download through :func:`load_url`.
 
 A file that needs more is refused with :class:`UntrustedCheckpointError`, whose message names the
 one opt-in, torch's own: the environment variable ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` makes
@@ -16,8 +16,6 @@ why nothing here passes it.
 """
 import contextlib
 import functools
-import os
-import os.path as osp
 import pickle
 import re
 from typing import Optional
@@ -69,6 +67,8 @@ def _refusing(source: str):
     """Turn torch's refusal of a ``weights_only`` load into :class:`UntrustedCheckpointError`."""
     try:
         yield
+    except UntrustedCheckpointError:
+        raise  # refused further in, where the source was known best
     except (pickle.UnpicklingError, RuntimeError) as error:
         if isinstance(error, pickle.UnpicklingError) or 'weights_only' in str(error):
             raise UntrustedCheckpointError(refusal_message(source, str(error))) from None
@@ -94,10 +94,10 @@ def load_url(url: str, model_dir: Optional[str] = None, map_location=None, progr
 
 
 def _refusing_loader(loader):
-    """``loader`` (an mmengine scheme loader that already loads with torch's default) with
-    :class:`UntrustedCheckpointError` instead of torch's message."""
+    """``loader`` (an mmengine scheme loader, loading with torch's default or through
+    :func:`load_url`) with :class:`UntrustedCheckpointError` instead of torch's message."""
 
-    @functools.wraps(loader)
+    @functools.wraps(loader)  # CheckpointLoader names the backend after the function
     def wrapper(filename, *args, **kwargs):
         with _refusing(filename):
             return loader(filename, *args, **kwargs)
@@ -105,64 +105,20 @@ def _refusing_loader(loader):
     return wrapper
 
 
-# mmengine's CheckpointLoader names the backend after the loader function ('load_from_<name>')
-
-
-def load_from_local(filename, map_location=None):
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
-    return load(filename, map_location)
-
-
-def load_from_http(filename, map_location=None, model_dir=None, progress=os.isatty(0)):
-    # as mmengine: local rank 0 downloads first, the other ranks then read the cached file
-    from mmengine.dist import get_dist_info
-    rank, world_size = get_dist_info()
-    if rank == 0:
-        checkpoint = load_url(filename, model_dir, map_location, progress)
-    if world_size > 1:
-        torch.distributed.barrier()
-        if rank > 0:
-            checkpoint = load_url(filename, model_dir, map_location, progress)
-    return checkpoint
-
-
-def load_from_torchvision(filename, map_location=None):
-    from mmengine.runner import checkpoint as mm_checkpoint
-    name = filename.split('://', 1)[1]
-    return load_from_http(mm_checkpoint.get_torchvision_models()[name], map_location)
-
-
-def load_from_openmmlab(filename, map_location=None):
-    from mmengine.runner import checkpoint as mm_checkpoint
-    name = filename.split('://', 1)[1]
-    name = mm_checkpoint.get_deprecated_model_names().get(name, name)
-    url = mm_checkpoint.get_external_models()[name]
-    if url.startswith(('http://', 'https://')):
-        return load_from_http(url, map_location)
-    return load_from_local(osp.join(mm_checkpoint._get_mmengine_home(), url), map_location)
-
-
-def load_from_mmcls(filename, map_location=None):
-    from mmengine.runner import checkpoint as mm_checkpoint
-    url = mm_checkpoint.get_mmcls_models()[filename.split('://', 1)[1]]
-    return mm_checkpoint._process_mmcls_checkpoint(load_from_http(url, map_location))
-
-
 def register_mmengine_loaders() -> None:
     """Make mmengine's ``CheckpointLoader`` (used by ``load_from``, ``--resume``, ``init_cfg``
-    Pretrained and backbones' own loading) read local files and every URL scheme through
-    :func:`load`, replacing mmengine's loaders for those schemes."""
+    Pretrained and backbones' own loading) load safely under every scheme: its loaders download
+    through :func:`load_url` instead of ``torch.hub.load_state_dict_from_url`` (which defaults
+    to ``weights_only=False``), and each refusal raises :class:`UntrustedCheckpointError`."""
     from mmengine.runner import CheckpointLoader
     from mmengine.runner import checkpoint as mm_checkpoint
+    mm_checkpoint.load_url = load_url  # the global mmengine's loaders download with
     for prefixes, loader in (
-            ('', load_from_local),
-            (('http://', 'https://'), load_from_http),
-            (('modelzoo://', 'torchvision://'), load_from_torchvision),
-            (('open-mmlab://', 'openmmlab://'), load_from_openmmlab),
-            ('mmcls://', load_from_mmcls),
-            ('pavi://', _refusing_loader(mm_checkpoint.load_from_pavi)),
-            ((r'(\S+\:)?s3://', r'(\S+\:)?petrel://'),
-             _refusing_loader(mm_checkpoint.load_from_ceph))):
-        CheckpointLoader.register_scheme(prefixes, loader, force=True)
+            ('', mm_checkpoint.load_from_local),
+            (('http://', 'https://'), mm_checkpoint.load_from_http),
+            (('modelzoo://', 'torchvision://'), mm_checkpoint.load_from_torchvision),
+            (('open-mmlab://', 'openmmlab://'), mm_checkpoint.load_from_openmmlab),
+            ('mmcls://', mm_checkpoint.load_from_mmcls),
+            ('pavi://', mm_checkpoint.load_from_pavi),
+            ((r'(\S+\:)?s3://', r'(\S+\:)?petrel://'), mm_checkpoint.load_from_ceph)):
+        CheckpointLoader.register_scheme(prefixes, _refusing_loader(loader), force=True)
