@@ -18,6 +18,3 @@ def config_backbone(config: str, **overrides) -> nn.Module:
     cfg = Config.fromfile(os.path.join(CONFIGS, config))
     return MODELS.build(dict(cfg.model.backbone.to_dict(), **overrides))
 
-
-def num_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())

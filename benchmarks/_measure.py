@@ -90,6 +90,10 @@ def cuda_peak_bytes(step: Callable[[], object], device: torch.device) -> int:
     return torch.cuda.max_memory_allocated(device) - base
 
 
+def num_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
 def training_step(model: nn.Module, *inputs: torch.Tensor) -> None:
     """Forward and backward of ``model``, whose output is a tensor or a sequence of tensors."""
     model.zero_grad(set_to_none=True)

@@ -14,7 +14,8 @@ Pairs, each built through mmseg's registry:
 
 Per model, in training mode, on a random ``--batch x 3 x --size x --size`` image:
 
-* the time of one training step: forward, the sum of all output maps, backward into the
+* the latency of one forward in eval mode without autograd (minimum of the repeats), and the
+  time of one training step: forward, the sum of all output maps, backward into the
   parameters (the image needs no gradient). The two models of a pair run round-robin (one step of
   each in turn, per repeat) so that background load affects them alike; median and minimum of
   ``--repeats`` after ``--warmup`` untimed rounds, also as multiples of the plain model's;
@@ -22,6 +23,8 @@ Per model, in training mode, on a random ``--batch x 3 x --size x --size`` image
   storages, parameters included); on CUDA the peak allocated memory of the training step beyond
   what was allocated before it; also as a multiple of the plain model's.
 
+``--builder torch`` builds ResNet-50 in plain torch (benchmarks/_torch_resnet.py, same layout) for
+machines without mmseg; ``--amp fp16|bf16`` runs the steps under autocast.
 ``--resnet-width``, ``--vit-dims``, ``--vit-depth`` and ``--vit-heads`` shrink the models (for a
 quick check; the defaults are the real widths).
 
@@ -29,17 +32,32 @@ quick check; the defaults are the real widths).
     python benchmarks/bench_backbone.py --device cpu --threads 2 --repeats 3 --models resnet50
 """
 import argparse
+import contextlib
+import importlib.util
 import statistics
+from typing import Optional
 
 import torch
 
-from _backbones import DEIT_S_FDAM, DEIT_S_STOCK, config_backbone, num_params
-from _measure import (MEMORY_KIND, machine_line, round_robin_times, selected_devices,
-                      training_memory, training_step)
-from mmseg.registry import MODELS
+from _measure import (MEMORY_KIND, machine_line, num_params, round_robin_times,
+                      selected_devices, training_memory, training_step)
+from _torch_resnet import ResNet50
+
+
+def _fdconv_factory(kernel_num: int):
+    from mmfreq.layers import FDConv
+
+    def conv(in_channels, out_channels, kernel_size, stride=1, padding=0):
+        return FDConv(in_channels, out_channels, kernel_size, stride, padding, bias=False,
+                      kernel_num=kernel_num)
+    return conv
 
 def resnet50_pair(args) -> dict:
     width = dict(base_channels=args.resnet_width, stem_channels=args.resnet_width)
+    if args.builder == 'torch':
+        return {'plain': ResNet50(**width),
+                'FDConv': ResNet50(_fdconv_factory(args.kernel_num), **width)}
+    from mmseg.registry import MODELS
     return {
         'plain': MODELS.build(dict(type='ResNetV1c', depth=50, **width)),
         'FDConv': MODELS.build(dict(type='ResNetV1cFDConv', depth=50, **width,
@@ -54,6 +72,7 @@ def vit_out_indices(depth: int) -> tuple:
 
 
 def deit_s_pair(args) -> dict:
+    from _backbones import DEIT_S_FDAM, DEIT_S_STOCK, config_backbone
     widths = dict(embed_dims=args.vit_dims, num_layers=args.vit_depth, num_heads=args.vit_heads,
                   out_indices=vit_out_indices(args.vit_depth))
     return {'plain': config_backbone(DEIT_S_STOCK, **widths),
@@ -61,15 +80,37 @@ def deit_s_pair(args) -> dict:
 
 
 BUILDERS = {'resnet50': resnet50_pair, 'deit-s': deit_s_pair}
+AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
 NAMES = {'resnet50': 'ResNet-50', 'deit-s': 'DeiT-S'}
 
 
-def measure_pair(models: dict, img: torch.Tensor, repeats: int, warmup: int) -> dict:
+def _inference(model, img):
+    with torch.no_grad():
+        model(img)
+
+
+def measure_pair(models: dict, img: torch.Tensor, repeats: int, warmup: int,
+                 amp: Optional[torch.dtype] = None) -> dict:
+    autocast = (lambda: torch.autocast(img.device.type, amp)) if amp else contextlib.nullcontext
+
+    def under_autocast(step):
+        def run():
+            with autocast():
+                step()
+        return run
+
+    for model in models.values():
+        model.eval()
+    evals = {name: under_autocast(lambda m=model: _inference(m, img))
+             for name, model in models.items()}
+    eval_times = round_robin_times(evals, img.device, repeats, warmup=warmup)
     for model in models.values():
         model.train()
-    steps = {name: (lambda m=model: training_step(m, img)) for name, model in models.items()}
+    steps = {name: under_autocast(lambda m=model: training_step(m, img))
+             for name, model in models.items()}
     times = round_robin_times(steps, img.device, repeats, warmup=warmup)
     return {name: dict(times_ms=[t * 1e3 for t in times[name]],
+                       eval_ms=[t * 1e3 for t in eval_times[name]],
                        memory=training_memory(model, steps[name], img),
                        params=num_params(model))
             for name, model in models.items()}
@@ -77,18 +118,22 @@ def measure_pair(models: dict, img: torch.Tensor, repeats: int, warmup: int) -> 
 
 def format_table(rows) -> str:
     lines = ['| device | backbone | input | variant | params (M) | repeats | fwd+bwd median ms '
-             '| min ms | median x plain | min x plain | memory | MiB | memory x plain |',
-             '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+             '| min ms | median x plain | min x plain | eval min ms | eval min x plain | memory '
+             '| MiB | memory x plain |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for device, backbone, shape, results in rows:
         plain = results['plain']
         plain_median, plain_min = statistics.median(plain['times_ms']), min(plain['times_ms'])
+        plain_eval = min(plain['eval_ms'])
         for name, result in results.items():
             times = result['times_ms']
             median, fastest = statistics.median(times), min(times)
+            fastest_eval = min(result['eval_ms'])
             lines.append(
                 f'| {device} | {backbone} | {shape} | {name} | {result["params"] / 1e6:.2f} '
                 f'| {len(times)} | {median:.1f} | {fastest:.1f} | {median / plain_median:.2f} '
-                f'| {fastest / plain_min:.2f} | {MEMORY_KIND[device]} '
+                f'| {fastest / plain_min:.2f} | {fastest_eval:.1f} '
+                f'| {fastest_eval / plain_eval:.2f} | {MEMORY_KIND[device]} '
                 f'| {result["memory"] / 2 ** 20:.1f} '
                 f'| {result["memory"] / max(plain["memory"], 1):.2f} |')
     return '\n'.join(lines)
@@ -112,7 +157,16 @@ def main(argv=None) -> None:
     parser.add_argument('--vit-dims', type=int, default=384, help='ViT width (384: DeiT-S)')
     parser.add_argument('--vit-depth', type=int, default=12, help='ViT layers (12: DeiT-S)')
     parser.add_argument('--vit-heads', type=int, default=6, help='ViT heads (6: DeiT-S)')
+    parser.add_argument('--builder', default=None, choices=('mm', 'torch'),
+                        help='mm: through mmseg\'s registry (default where mmseg imports); '
+                        'torch: ResNet-50 in plain torch (benchmarks/_torch_resnet.py)')
+    parser.add_argument('--amp', default=None, choices=tuple(AMP_DTYPES),
+                        help='run the steps under autocast in this dtype')
     args = parser.parse_args(argv)
+    if args.builder is None:
+        args.builder = 'mm' if importlib.util.find_spec('mmseg') else 'torch'
+    if args.builder == 'torch' and 'deit-s' in args.models:
+        parser.error('--builder torch builds only resnet50 (--models resnet50)')
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = selected_devices(args.device)
@@ -128,13 +182,14 @@ def main(argv=None) -> None:
             models = {name: model.to(device) for name, model in BUILDERS[pair](args).items()}
             img = torch.randn(args.batch, 3, args.size, args.size, device=device)
             rows.append((device.type, NAMES[pair], shape,
-                         measure_pair(models, img, repeats, warmup)))
+                         measure_pair(models, img, repeats, warmup,
+                                      AMP_DTYPES.get(args.amp))))
             print(f'done: {device.type} {pair}', flush=True)
             del models
 
     print()
     print(machine_line())
-    print(f'training mode; ResNet width {args.resnet_width}, FDConv kernel_num={args.kernel_num}; '
+    print(f'builder {args.builder}, autocast {args.amp or "off"}; ResNet width {args.resnet_width}, FDConv kernel_num={args.kernel_num}; '
           f'ViT {args.vit_dims} dims, {args.vit_depth} layers, {args.vit_heads} heads')
     print()
     print(format_table(rows))

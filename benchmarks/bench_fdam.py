@@ -32,9 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from _backbones import DEIT_S_STOCK, config_backbone, num_params
-from _measure import (MEMORY_KIND, machine_line, round_robin_times, selected_devices,
-                      training_memory, training_step)
+from _backbones import DEIT_S_STOCK, config_backbone
+from _measure import (MEMORY_KIND, machine_line, num_params, round_robin_times,
+                      selected_devices, training_memory, training_step)
 from mmfreq.layers import FDAMBlock
 
 STOCK = 'stock mmseg'

@@ -1,7 +1,9 @@
 """Benchmark FDConv against nn.Conv2d at ResNet-50 stage shapes (3x3, stride 1, padding 1).
 
-Shapes: c64@56², c128@28², c256@14², c512@7², batch 2 and 8; FDConv with the detection configs'
-``kernel_num=64`` and the release defaults otherwise. Variants: the plain conv, FDConv as built
+Shapes (``--preset``): ``dense`` (default), the ResNet-50 stages of a 512x512 input
+(c64@128², c128@64², c256@32², c512@16², dense prediction), or ``224`` (c64@56², c128@28², c256@14²,
+c512@7², classification and small inputs); batch 2 and 8; or any ``--shapes``. FDConv with the
+detection configs' ``kernel_num=64`` and the release defaults otherwise. Variants: the plain conv, FDConv as built
 (``recompute=True``: keeps only its input and small factors for backward), FDConv with
 ``recompute=False`` (keeps the per-sample weights), and with ``--release DIR`` the authors' own
 module from a checkout of github.com/Linwei-Chen/FDConv (same state dict). Prints per variant:
@@ -25,10 +27,16 @@ grouped conv over the batch, one standard-layout weight per sample) and the per-
 a floor under the FDConv/conv ratio before any of the elementwise work on the per-sample weights
 (kernel attention, KSM maps, their gradients) is counted.
 
-Usage: python benchmarks/bench_fdconv.py [--device cpu|cuda|all] [--repeats N] [--shapes 256@14 ...]
-       [--batches 2 8] [--threads N] [--release DIR] [--parts]
+``--chunk-bytes N`` sets the CPU chunk size of :mod:`mmfreq.layers.batch_chunks` (how many samples
+FDConv processes at once), to measure the rule.
+
+Usage: python benchmarks/bench_fdconv.py [--device cpu|cuda|all] [--repeats N] [--preset dense|224]
+       [--shapes 256@14 ...] [--batches 2 8] [--threads N] [--release DIR] [--parts]
+       [--chunk-bytes N] [--amp off fp16 bf16]
 """
 import argparse
+import contextlib
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -36,25 +44,36 @@ from torch import nn
 
 from _measure import (CLOCKS, MEMORY_KIND, machine_line, round_robin, selected_devices, step_time,
                       training_memory)
-from mmfreq.layers import FDConv
+from mmfreq.layers import FDConv, batch_chunks
 from mmfreq.release_modules import load_release_fdconv
 
-STAGES = ((64, 56), (128, 28), (256, 14), (512, 7))
+PRESETS = {'dense': ((64, 128), (128, 64), (256, 32), (512, 16)),
+           '224': ((64, 56), (128, 28), (256, 14), (512, 7))}
 
 
-def measure(modules: dict, x: torch.Tensor, repeats: int, stat: str, clock: str) -> dict:
-    """Per variant: eval forward and train forward+backward seconds (round-robin), memory."""
+AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+def measure(modules: dict, x: torch.Tensor, repeats: int, stat: str, clock: str,
+            amp: Optional[torch.dtype] = None) -> dict:
+    """Per variant: eval forward and train forward+backward seconds (round-robin), memory;
+    under autocast in ``amp`` if given."""
     device = x.device
     x_grad = x.detach().requires_grad_(True)
 
+    def autocast():
+        return torch.autocast(device.type, amp) if amp else contextlib.nullcontext()
+
     def forward(module):
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             module(x)
 
     def forward_backward(module):
         module.zero_grad(set_to_none=True)
         x_grad.grad = None
-        module(x_grad).sum().backward()
+        with autocast():
+            out = module(x_grad)
+        out.float().sum().backward()
 
     results = {name: {} for name in modules}
     for key, step, train in (('fwd', forward, False), ('fwd_bwd', forward_backward, True)):
@@ -85,14 +104,15 @@ def variants(channels: int, kernel_num: int, device: torch.device, release=None)
 
 
 def run(device: torch.device, shapes, batches, repeats: int, kernel_num: int, stat: str,
-        clock: str, release=None) -> list:
+        clock: str, release=None, amp: Optional[str] = None) -> list:
     rows = []
+    label = device.type + (f' {amp}' if amp else '')
     for channels, size in shapes:
         modules = variants(channels, kernel_num, device, release)
         for batch in batches:
             x = torch.randn(batch, channels, size, size, device=device)
-            rows.append((device.type, f'c{channels}@{size}²', batch,
-                         measure(modules, x, repeats, stat, clock)))
+            rows.append((label, f'c{channels}@{size}²', batch,
+                         measure(modules, x, repeats, stat, clock, AMP_DTYPES.get(amp))))
     return rows
 
 
@@ -150,7 +170,7 @@ def format_table(rows) -> str:
             lines.append(
                 f'| {device} | {shape} | {batch} | {name} | {result["fwd"] * 1e3:.2f} '
                 f'| {result["fwd"] / plain["fwd"]:.2f} | {result["fwd_bwd"] * 1e3:.2f} '
-                f'| {result["fwd_bwd"] / plain["fwd_bwd"]:.2f} | {MEMORY_KIND[device]} '
+                f'| {result["fwd_bwd"] / plain["fwd_bwd"]:.2f} | {MEMORY_KIND[device.split()[0]]} '
                 f'| {result["memory"] / 2 ** 20:.2f} '
                 f'| {result["memory"] / max(plain["memory"], 1):.2f} |')
     return '\n'.join(lines)
@@ -166,8 +186,10 @@ def main(argv=None) -> None:
     parser.add_argument('--device', default='all', choices=('cpu', 'cuda', 'all'),
                         help='all = CPU, and CUDA when present')
     parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--shapes', nargs='+', type=parse_shape, default=list(STAGES),
-                        help='channels@size, e.g. 256@14')
+    parser.add_argument('--preset', default='dense', choices=tuple(PRESETS),
+                        help='dense: ResNet-50 stages of a 512x512 input; 224: of a 224x224 one')
+    parser.add_argument('--shapes', nargs='+', type=parse_shape, default=None,
+                        help='channels@size, e.g. 768@128 (instead of the preset)')
     parser.add_argument('--batches', nargs='+', type=int, default=[2, 8])
     parser.add_argument('--kernel-num', type=int, default=64)
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
@@ -180,7 +202,14 @@ def main(argv=None) -> None:
     parser.add_argument('--release', metavar='DIR',
                         help="also time the authors' FDConv from a checkout of "
                         'github.com/Linwei-Chen/FDConv')
+    parser.add_argument('--amp', nargs='+', default=['off'], choices=('off', *AMP_DTYPES),
+                        help='autocast dtypes to run (off: float32), e.g. --amp off fp16 bf16')
+    parser.add_argument('--chunk-bytes', type=int, default=None,
+                        help='CPU chunk size of mmfreq.layers.batch_chunks, in bytes')
     args = parser.parse_args(argv)
+    args.shapes = args.shapes or list(PRESETS[args.preset])
+    if args.chunk_bytes is not None:
+        batch_chunks.CHUNK_BYTES = args.chunk_bytes
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = selected_devices(args.device)
@@ -193,11 +222,12 @@ def main(argv=None) -> None:
                                     args.stat, args.clock))
                      for channels, size in args.shapes for batch in args.batches]
         else:
-            rows += run(device, args.shapes, args.batches, args.repeats, args.kernel_num,
-                        args.stat, args.clock, release)
+            for amp in args.amp:
+                rows += run(device, args.shapes, args.batches, args.repeats, args.kernel_num,
+                            args.stat, args.clock, release, None if amp == 'off' else amp)
     print(machine_line())
     print(f'{args.clock} clock, {args.stat} of {args.repeats} repeats, '
-          f'FDConv kernel_num={args.kernel_num}')
+          f'FDConv kernel_num={args.kernel_num}, chunks of {batch_chunks.CHUNK_BYTES} bytes')
     print(format_parts(rows) if args.parts else format_table(rows))
 
 

@@ -129,12 +129,14 @@ class LocallyModulatedWeight(torch.autograd.Function):
         local_weight, windows, small, base, activated = ctx.saved_tensors
         needs_local, needs_windows, needs_small, needs_base = ctx.needs_input_grad[:4]
         grad_local_weight = grad_windows = grad_small = grad_base = None
-        if needs_base:
+        if needs_base and base.shape[0] == grad.shape[0]:
             # d base = grad * map * small, written in base's strides (the transposing pass the
             # inverse FFT's adjoint needs anyway)
             grad_base = torch.empty_strided(base.shape, base.stride(), dtype=grad.dtype,
                                             device=grad.device)
             torch.mul(grad, activated, out=grad_base).mul_(small)
+        elif needs_base:  # one base for the whole batch (no kernel attention): summed over it
+            grad_base = (grad * activated).mul_(small).sum(0, keepdim=True)
         if needs_local or needs_windows or needs_small:
             # d (map * small), then d map, then d logits in place; kernel-position-major
             grad_map = torch.empty(grad.shape, dtype=grad.dtype, device=grad.device)

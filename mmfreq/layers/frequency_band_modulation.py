@@ -33,6 +33,8 @@ from torch import nn
 
 from .fourier_disjoint import fft_dtype, rfft2_chebyshev_frequency
 from .layer_inputs import autocast_off
+from .narrow_conv import same_conv2d
+from .separable_band_pass import SeparableBandModulation, separable_low_pass
 
 __all__ = ['FrequencyBandModulation', 'low_pass_masks', 'resize_masks', 'band_map_activation',
            'band_maps', 'band_modulate', 'CUTOFF_EPSILON']
@@ -150,7 +152,7 @@ def band_maps(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, groups:
               act: str) -> torch.Tensor:
     """Band maps ``(B, n, G, h, w)`` from the grouped map conv (:meth:`FrequencyBandModulation.
     map_parameters`) applied to ``x`` ``(B, C, h, w)``."""
-    logits = F.conv2d(x, weight, bias, padding=weight.shape[-1] // 2, groups=groups)
+    logits = same_conv2d(x, weight, bias, groups)
     logits = logits.unflatten(1, (groups, -1)).transpose(1, 2)
     return band_map_activation(logits, act, group_dim=2)
 
@@ -163,7 +165,15 @@ def band_modulate(x: torch.Tensor, maps: torch.Tensor, masks: torch.Tensor,
     groups = maps.shape[2]
     with autocast_off(x.device):
         x_fft_in = x.to(fft_dtype(x.dtype))
-        maps = maps.to(x_fft_in.dtype).unsqueeze(3)  # (B, num_maps, G, 1, h, w)
+        maps = maps.to(x_fft_in.dtype)
+        # the same bands by matrix products where the masks allow (not traced: the FFT form is
+        # what torch.compile / torch.export / ONNX get)
+        operators = None if torch.compiler.is_compiling() or x.device.type == 'meta' else (
+            separable_low_pass(masks, w, x_fft_in.dtype, x.device))
+        if operators is not None:
+            out = SeparableBandModulation.apply(x_fft_in, maps, operators, lowfreq_att)
+            return out.to(x.dtype)
+        maps = maps.unsqueeze(3)  # (B, num_maps, G, 1, h, w)
         spectrum = torch.fft.rfft2(x_fft_in, norm='ortho')
         prev, out = x_fft_in, None
         for band, mask in enumerate(masks):  # one inverse transform per band (k_list)

@@ -9,6 +9,7 @@ from typing import Callable, Optional, Tuple, Union
 import torch
 from torch import nn
 
+from . import batch_chunks
 from .fdconv_autograd import (DynamicLayerSpec, RecomputedDynamicLayer, dynamic_layer_forward,
                               modulated_weight)
 from .fdconv_options import FDConvOptions, option_default
@@ -32,6 +33,24 @@ def _run(recompute: bool, spec: DynamicLayerSpec, alpha: float, *tensors) -> tor
 
 
 _run_eagerly = torch.compiler.disable(_run)
+
+# positions, in the tensors :func:`_run` takes, of those with one entry per sample
+_PER_SAMPLE = (0, 4, 5, 7, 8)
+
+
+def _run_in_chunks(recompute: bool, spec: DynamicLayerSpec, alpha: float, chunk: int,
+                   *tensors) -> torch.Tensor:
+    """:func:`_run` on chunks of ``chunk`` samples, outputs concatenated along the batch
+    (:mod:`.batch_chunks`); each chunk is its own autograd node."""
+    batch = tensors[0].shape[0]
+    if chunk >= batch:
+        return _run(recompute, spec, alpha, *tensors)
+    outputs = []
+    for start in range(0, batch, chunk):
+        part = [t[start:start + chunk] if i in _PER_SAMPLE and t is not None else t
+                for i, t in enumerate(tensors)]
+        outputs.append(_run(recompute, spec, alpha, *part))
+    return torch.cat(outputs)
 
 
 def uses_fdconv(in_channels: int, out_channels: int, kernel_size: _IntPair,
@@ -235,8 +254,13 @@ class FrequencyDynamicMixin:
                    windows, filt, self.bias)
         # under torch.compile the weight-sized work runs eagerly (inductor has no kernels for
         # its complex FFT steps, and its grouped-by-batch conv has a symbolic group count)
-        run = _run_eagerly if torch.compiler.is_dynamo_compiling() else _run
-        return run(self.fd_options.recompute and torch.is_grad_enabled(), spec, alpha, *tensors)
+        recompute = self.fd_options.recompute and torch.is_grad_enabled()
+        if torch.compiler.is_dynamo_compiling():
+            return _run_eagerly(recompute, spec, alpha, *tensors)
+        sample_bytes = 4 * max(out_channels * in_channels * k * k, x[0].numel())
+        chunk = batch_chunks.samples_per_chunk(batch, sample_bytes, x.device,
+                                               batch_chunks.CHUNK_BYTES)
+        return _run_in_chunks(recompute, spec, alpha, chunk, *tensors)
 
     def _fd_extra_repr(self, fallback: str) -> str:
         if not self.is_fdconv:
