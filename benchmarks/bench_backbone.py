@@ -57,7 +57,7 @@ def resnet50_pair(args) -> dict:
     if args.builder == 'torch':
         return {'plain': ResNet50(**width),
                 'FDConv': ResNet50(_fdconv_factory(args.kernel_num), **width)}
-    from mmseg.registry import MODELS
+    from _backbones import MODELS  # mmseg's registry, with mmfreq's backbones registered
     return {
         'plain': MODELS.build(dict(type='ResNetV1c', depth=50, **width)),
         'FDConv': MODELS.build(dict(type='ResNetV1cFDConv', depth=50, **width,

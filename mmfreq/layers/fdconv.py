@@ -22,7 +22,7 @@ Forward for x ``(B, in, H, W)``, with p the global average pool of x (taken befo
    inverse ``rfft2`` (float32) to the ``d1 x d2`` matrix, back to ``(out, in, k, k)``: ``FDW_b``.
 3. ``weight_b = spatial * channel * filter * local * FDW_b`` (the filter factor goes on the output
    where that is cheaper; identical by linearity).
-4. ``y_b = conv(FBM(x)_b, weight_b) + bias``: one grouped conv over the batch.
+4. ``y_b = conv(FBM(x)_b, weight_b) + bias``: one grouped conv per chunk of samples.
 
 :class:`FDLinear` is the same for ``nn.Linear`` (a 1x1 FDConv on tokens; input ``(..., in)``, the
 tokens of a sample are all positions between the first and the last dimension).
@@ -43,6 +43,9 @@ from .per_sample_conv import conv_output_size, explicit_padding
 __all__ = ['FDConv', 'FDLinear']
 
 _IntPair = Union[int, Tuple[int, int]]
+
+# under torch.compile FBM runs eagerly (inductor has no kernels for its complex FFT steps)
+_modulate_bands_eagerly = torch.compiler.disable(lambda fbm, x: fbm(x))
 
 
 class FDConv(FrequencyDynamicMixin, nn.Conv2d):
@@ -125,14 +128,21 @@ class FDConv(FrequencyDynamicMixin, nn.Conv2d):
         out_h, out_w = conv_output_size((height, width), k, self.stride, padding, self.dilation)
         if x.shape[0] == 0:
             return empty_batch_output(self, x, (0, self.out_channels, out_h, out_w))
-        fbm = {}
+        pooled = x.mean(dim=(2, 3), keepdim=True)
         if self.FBM is not None:
-            fbm = dict(masks=self.FBM.band_masks(height, width), map_groups=self.FBM.spatial_group,
-                       map_act=self.FBM.act, lowfreq_att=self.FBM.lowfreq_att)
+            # recorded by autograd outside the recomputing node: what FBM keeps for backward
+            # (its input, maps and kept spectrum) is a fraction of what regenerating it costs
+            if torch.compiler.is_dynamo_compiling():  # eager, as the rest of the dynamic work
+                x = _modulate_bands_eagerly(self.FBM, x)
+            elif torch.compiler.is_compiling():  # torch.export: one chunk, no batch guard
+                x = self.FBM(x)
+            else:
+                parts = x.split(self._samples_per_chunk(x))
+                x = self.FBM(x) if len(parts) == 1 else torch.cat([self.FBM(p) for p in parts])
         filter_to_output = self._filter_to_output(out_h * out_w, height * width, k)
         spec = self._layer_spec(filter_to_output, stride=self.stride,
-                                padding=padding, dilation=self.dilation, **fbm)
-        out = self._dynamic_forward(x, x.mean(dim=(2, 3), keepdim=True), spec)
+                                padding=padding, dilation=self.dilation)
+        out = self._dynamic_forward(x, pooled, spec)
         return out.contiguous(memory_format=memory_format)
 
     def extra_repr(self) -> str:

@@ -15,7 +15,6 @@ from typing import Optional, Tuple
 import torch
 
 from .fourier_disjoint import fft_dtype
-from .frequency_band_modulation import band_maps, band_modulate
 from .kernel_spatial_modulation import local_logits
 from .layer_inputs import autocast_off, autocast_state
 from .per_sample_conv import (per_sample_conv2d, per_sample_conv2d_backward, per_sample_linear,
@@ -166,8 +165,7 @@ class LocallyModulatedWeight(torch.autograd.Function):
 class DynamicLayerSpec:
     """What a recomputing node needs to know of its layer besides the tensors it is given.
 
-    ``masks`` / ``map_groups`` / ``map_act`` / ``lowfreq_att`` describe FBM (``masks`` None: no
-    FBM); ``local_act`` the ``KSM_Local`` activation (None: no local map); ``linear``: FDLinear's
+    ``local_act``: the ``KSM_Local`` activation (None: no local map); ``linear``: FDLinear's
     tokens ``(B, T, in)`` instead of a conv's maps.
     """
     out_channels: int
@@ -180,10 +178,6 @@ class DynamicLayerSpec:
     stride: Tuple[int, int] = (1, 1)
     padding: Tuple[int, int] = (0, 0)
     dilation: Tuple[int, int] = (1, 1)
-    masks: Optional[torch.Tensor] = None
-    map_groups: int = 1
-    map_act: str = 'sigmoid'
-    lowfreq_att: bool = False
 
 
 def modulated_weight(spec: DynamicLayerSpec, dft_weight, scale, small, local_weight, windows,
@@ -203,43 +197,39 @@ def modulated_weight(spec: DynamicLayerSpec, dft_weight, scale, small, local_wei
     return LocallyModulatedWeight.apply(local_weight, windows, small, base, spec.local_act)
 
 
-def _layer_input_and_weight(spec, alpha, x, map_weight, map_bias, dft_weight, scale, small,
-                            local_weight, windows, filt, fold_filter):
-    """The conv input (after FBM) and the per-sample weight in the conv's dtype."""
-    if spec.masks is not None:
-        maps = band_maps(x, map_weight, map_bias, spec.map_groups, spec.map_act)
-        x = band_modulate(x, maps, spec.masks, spec.lowfreq_att)
+def _layer_weight(spec, alpha, x, dft_weight, scale, small, local_weight, windows, filt,
+                  fold_filter):
+    """The per-sample weight in the dtype of the conv input ``x``."""
     with autocast_off(x.device):
         weight = modulated_weight(spec, dft_weight, scale, small, local_weight, windows, alpha)
         if filt is not None and fold_filter:
             weight = weight * filt.to(weight.dtype).view(*filt.shape, 1, 1, 1)
-    return x, weight.to(x.dtype)
+    return weight.to(x.dtype)
 
 
 class RecomputedDynamicLayer(torch.autograd.Function):
-    """The whole dynamic layer (FBM, per-sample weight, per-sample conv or linear map, filter
+    """The dynamic layer after FBM (per-sample weight, per-sample conv or linear map, filter
     factor, bias) as one node that keeps only its input and the small per-sample factors.
 
-    Forward as the layer; backward regenerates FBM's bands and the per-sample weight from what it
-    kept (one more FBM and weight generation, no second conv), forms the conv's input and weight
-    gradients itself and back-propagates them through the regenerated graph: the same operations
-    on the same values as autograd's backward of :func:`dynamic_layer_forward`, so the gradients
-    are identical. Saved for backward: the layer input, ``dft_weight`` (a parameter), tensors of
-    size ``B x (in + out + k*k + n)`` and, where the filter factor is applied to the output, the
-    conv output before it; instead of two or three ``B x out x in x k x k`` weights and FBM's
-    bands.
+    Forward as the layer; backward regenerates the per-sample weight from what it kept (one more
+    weight generation, no second conv), forms the conv's input and weight gradients itself and
+    back-propagates the weight's through the regenerated graph: the same operations on the same
+    values as autograd's backward of :func:`dynamic_layer_forward`, so the gradients are
+    identical. Saved for backward: the conv input (FBM's output, where the layer has FBM),
+    ``dft_weight`` (a parameter), tensors of size ``B x (in + out + k*k + n)`` and, where the
+    filter factor is applied to the output, the conv output before it; instead of two or three
+    ``B x out x in x k x k`` weights.
     """
 
     @staticmethod
-    def forward(ctx, spec, alpha, x, map_weight, map_bias, dft_weight, scale, small,
-                local_weight, windows, filt, bias):
+    def forward(ctx, spec, alpha, x, dft_weight, scale, small, local_weight, windows, filt,
+                bias):
         autocast = autocast_state(x.device)
-        out, conv_out = _dynamic_layer_forward(spec, alpha, x, map_weight, map_bias, dft_weight,
-                                               scale, small, local_weight, windows, filt, bias)
+        out, conv_out = _dynamic_layer_forward(spec, alpha, x, dft_weight, scale, small,
+                                               local_weight, windows, filt, bias)
         ctx.spec, ctx.alpha, ctx.autocast = spec, alpha, autocast
         ctx.has_bias = bias is not None
-        ctx.save_for_backward(x, map_weight, map_bias, dft_weight, scale, small, local_weight,
-                              windows, filt, conv_out)
+        ctx.save_for_backward(x, dft_weight, scale, small, local_weight, windows, filt, conv_out)
         return out
 
     @staticmethod
@@ -247,17 +237,19 @@ class RecomputedDynamicLayer(torch.autograd.Function):
     def backward(ctx, grad):
         spec = ctx.spec
         *saved, conv_out = ctx.saved_tensors
-        needs = ctx.needs_input_grad[2:11]
+        needs = ctx.needs_input_grad[2:9]
+        layer_input = saved[0]
+        # the weight's inputs (all but the conv input), regenerated with autograd recording
         inputs = [None if t is None else t.detach().requires_grad_(need)
-                  for t, need in zip(saved, needs)]
+                  for t, need in zip(saved[1:], needs[1:])]
         device_type, autocast_enabled, autocast_dtype = ctx.autocast
         with torch.enable_grad(), torch.autocast(device_type, autocast_dtype,
                                                  enabled=autocast_enabled):
-            layer_input, weight = _layer_input_and_weight(
-                spec, ctx.alpha, *inputs, fold_filter=not spec.filter_to_output)
+            weight = _layer_weight(spec, ctx.alpha, layer_input, *inputs,
+                                   fold_filter=not spec.filter_to_output)
         filt = inputs[-1]
         grad_bias = grad_filt = None
-        if ctx.has_bias and ctx.needs_input_grad[11]:
+        if ctx.has_bias and ctx.needs_input_grad[9]:
             grad_bias = grad.sum(dim=(0, 1) if spec.linear else (0, 2, 3))
         grad_conv = grad
         if conv_out is not None:  # the filter factor was applied to the output
@@ -281,36 +273,31 @@ class RecomputedDynamicLayer(torch.autograd.Function):
         if grad_input is not None:
             grad_input = grad_input.to(layer_input.dtype)
         grad_weight = grad_weight.reshape(weight.shape).to(weight.dtype)
-        outputs, output_grads = [weight], [grad_weight]
-        if grad_input is not None and spec.masks is not None:  # through FBM
-            outputs.append(layer_input)
-            output_grads.append(grad_input)
         wanted = [t for t in inputs if t is not None and t.requires_grad]
-        found = iter(torch.autograd.grad(outputs, wanted, output_grads, allow_unused=True))
+        found = iter(torch.autograd.grad([weight], wanted, [grad_weight], allow_unused=True)
+                     if wanted else ())
         input_grads = [next(found) if t is not None and t.requires_grad else None
                        for t in inputs]
-        if needs[0] and spec.masks is None:  # no FBM: the conv input is the layer input
-            input_grads[0] = grad_input
         if grad_filt is not None:
             input_grads[-1] = grad_filt
-        return (None, None, *input_grads, grad_bias)
+        return (None, None, grad_input, *input_grads, grad_bias)
 
 
-def dynamic_layer_forward(spec: DynamicLayerSpec, alpha: float, x, map_weight, map_bias,
-                          dft_weight, scale, small, local_weight, windows, filt, bias):
-    """The dynamic layer's output from its input and small per-sample factors (with autograd
-    recording everything; :class:`RecomputedDynamicLayer` is the memory-lean node)."""
-    return _dynamic_layer_forward(spec, alpha, x, map_weight, map_bias, dft_weight, scale, small,
-                                  local_weight, windows, filt, bias)[0]
+def dynamic_layer_forward(spec: DynamicLayerSpec, alpha: float, x, dft_weight, scale, small,
+                          local_weight, windows, filt, bias):
+    """The dynamic layer's output from its conv input (after FBM) and small per-sample factors
+    (with autograd recording everything; :class:`RecomputedDynamicLayer` is the memory-lean
+    node)."""
+    return _dynamic_layer_forward(spec, alpha, x, dft_weight, scale, small, local_weight,
+                                  windows, filt, bias)[0]
 
 
-def _dynamic_layer_forward(spec, alpha, x, map_weight, map_bias, dft_weight, scale, small,
-                           local_weight, windows, filt, bias):
+def _dynamic_layer_forward(spec, alpha, x, dft_weight, scale, small, local_weight, windows,
+                           filt, bias):
     """``(output, conv output before the filter factor if that is applied to the output)``."""
-    layer_input, weight = _layer_input_and_weight(
-        spec, alpha, x, map_weight, map_bias, dft_weight, scale, small, local_weight, windows,
-        filt, fold_filter=not spec.filter_to_output)
-    out = conv_out = _apply(spec, layer_input, weight)
+    weight = _layer_weight(spec, alpha, x, dft_weight, scale, small, local_weight, windows, filt,
+                           fold_filter=not spec.filter_to_output)
+    out = conv_out = _apply(spec, x, weight)
     if filt is not None and spec.filter_to_output:
         out = out * _output_view(spec, filt).to(out.dtype)
     else:

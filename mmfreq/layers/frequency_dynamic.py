@@ -35,7 +35,7 @@ def _run(recompute: bool, spec: DynamicLayerSpec, alpha: float, *tensors) -> tor
 _run_eagerly = torch.compiler.disable(_run)
 
 # positions, in the tensors :func:`_run` takes, of those with one entry per sample
-_PER_SAMPLE = (0, 4, 5, 7, 8)
+_PER_SAMPLE = (0, 2, 3, 5, 6)
 
 
 def _run_in_chunks(recompute: bool, spec: DynamicLayerSpec, alpha: float, chunk: int,
@@ -218,8 +218,9 @@ class FrequencyDynamicMixin:
 
     def _dynamic_forward(self, x: torch.Tensor, pooled: torch.Tensor,
                          spec: DynamicLayerSpec) -> torch.Tensor:
-        """The layer output for the conv input ``x`` (FDLinear: tokens ``(B, T, in)``) and its
-        global average pool ``pooled`` ``(B, in, 1, 1)``: the small per-sample factors from KSM,
+        """The layer output for the conv input ``x`` (after FBM; FDLinear: tokens ``(B, T, in)``)
+        and the global average pool ``pooled`` ``(B, in, 1, 1)`` of the layer input: the small
+        per-sample factors from KSM,
         then everything weight-sized in :func:`dynamic_layer_forward`, or in one
         :class:`RecomputedDynamicLayer` node that regenerates it for backward."""
         batch = pooled.shape[0]
@@ -247,20 +248,21 @@ class FrequencyDynamicMixin:
                 local_weight, windows = (
                     t.to(compute) for t in self.KSM_Local.factors(pooled.flatten(1)))
             filt = None if factors.filter is None else factors.filter.to(compute)
-        map_weight = map_bias = None
-        if getattr(self, 'FBM', None) is not None:
-            map_weight, map_bias = self.FBM.map_parameters()
-        tensors = (x, map_weight, map_bias, self._dft_weight(), scale, small, local_weight,
-                   windows, filt, self.bias)
+        tensors = (x, self._dft_weight(), scale, small, local_weight, windows, filt, self.bias)
         # under torch.compile the weight-sized work runs eagerly (inductor has no kernels for
         # its complex FFT steps, and its grouped-by-batch conv has a symbolic group count)
         recompute = self.fd_options.recompute and torch.is_grad_enabled()
         if torch.compiler.is_dynamo_compiling():
             return _run_eagerly(recompute, spec, alpha, *tensors)
+        return _run_in_chunks(recompute, spec, alpha, self._samples_per_chunk(x), *tensors)
+
+    def _samples_per_chunk(self, x: torch.Tensor) -> int:
+        """Samples of ``x`` (batch first) processed at once (:mod:`.batch_chunks`): by the
+        larger of a sample's weight and its input."""
+        out_channels, in_channels, k, _ = self._fd_weight_shape()
         sample_bytes = 4 * max(out_channels * in_channels * k * k, x[0].numel())
-        chunk = batch_chunks.samples_per_chunk(batch, sample_bytes, x.device,
-                                               batch_chunks.CHUNK_BYTES)
-        return _run_in_chunks(recompute, spec, alpha, chunk, *tensors)
+        return batch_chunks.samples_per_chunk(x.shape[0], sample_bytes, x.device,
+                                              batch_chunks.CHUNK_BYTES)
 
     def _fd_extra_repr(self, fallback: str) -> str:
         if not self.is_fdconv:

@@ -62,9 +62,39 @@ def test_bench_backbone_prints_both_pairs_at_tiny_widths():
     assert [(row[1], row[2], row[3]) for row in rows] == [
         ('ResNet-50', '1x3x64x64', 'plain'), ('ResNet-50', '1x3x64x64', 'FDConv'),
         ('DeiT-S', '1x3x64x64', 'plain'), ('DeiT-S', '1x3x64x64', 'FDAM')]
-    for row in rows:  # params, repeats, median, min, x plain (2) | memory kind | MiB, x plain
-        assert row[10] == 'saved for backward', row
-        assert _positive_numbers([*row[4:10], *row[11:]]), row
-    for plain, dynamic in (rows[0], rows[1]), (rows[2], rows[3]):
-        assert plain[8:10] == ['1.00', '1.00'] and plain[12] == '1.00'
+    _check_backbone_rows(rows)
+
+
+def _check_backbone_rows(rows):
+    # params, repeats, median, min, x plain (2), eval min, eval x plain | memory kind | MiB, x plain
+    for row in rows:
+        assert row[12] == 'saved for backward', row
+        assert _positive_numbers([*row[4:12], *row[13:]]), row
+    for plain, dynamic in zip(rows[::2], rows[1::2]):
+        assert plain[8:10] == ['1.00', '1.00'] and plain[11] == '1.00' and plain[14] == '1.00'
         assert float(dynamic[4]) > float(plain[4])  # FDConv / FDAM add parameters
+
+
+def test_bench_backbone_plain_torch_resnet_under_autocast():
+    """The builder of tools/gpu_check.sh (no OpenMMLab stack needed), with autocast."""
+    out = _run('bench_backbone.py', '--device', 'cpu', '--builder', 'torch', '--models',
+               'resnet50', '--batch', '1', '--size', '64', '--repeats', '1', '--warmup', '0',
+               '--threads', '1', '--resnet-width', '16', '--kernel-num', '4', '--amp', 'bf16')
+    assert 'builder torch, autocast bf16' in out
+    rows = _measured_rows(out, 'cpu')
+    assert [(row[1], row[3]) for row in rows] == [('ResNet-50', 'plain'), ('ResNet-50', 'FDConv')]
+    _check_backbone_rows(rows)
+
+
+def test_bench_fdconv_autocast_rows():
+    out = _run('bench_fdconv.py', '--device', 'cpu', '--shapes', '32@6', '--batches', '2',
+               '--repeats', '1', '--threads', '1', '--amp', 'off', 'bf16')
+    rows = _measured_rows(out, 'cpu')
+    assert [(row[0], row[3]) for row in rows] == [
+        (device, variant) for device in ('cpu', 'cpu bf16')
+        for variant in ('conv', 'FDConv', 'FDConv recompute=False')]
+
+
+def test_gpu_check_without_cuda_says_so_and_succeeds():
+    out = run(['bash', 'tools/gpu_check.sh'], timeout=120, env={'PYTHON': sys.executable})
+    assert 'no CUDA device visible: skipping' in out
