@@ -11,8 +11,8 @@ from typing import Tuple, Union
 import torch
 from torch import nn
 
-from .dynamic_conv_base import (DynamicConv2dBase, check_option, init_expert_kernels_,
-                                pooled)
+from .dynamic_conv_base import (DynamicConv2dBase, check_count, init_expert_kernels_,
+                                mixed_kernels, pooled)
 
 __all__ = ['CondConv2d']
 
@@ -45,8 +45,7 @@ class CondConv2d(DynamicConv2dBase):
                  num_experts: int = 8):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, device, dtype)
-        check_option(self.layer_name, 'num_experts', num_experts,
-                     isinstance(num_experts, int) and num_experts >= 1, 'an int >= 1')
+        check_count(self.layer_name, 'num_experts', num_experts)
         self.num_experts = num_experts
         kw = self.factory_kwargs
         self.weight = nn.Parameter(torch.empty(num_experts, out_channels,
@@ -65,9 +64,7 @@ class CondConv2d(DynamicConv2dBase):
         return torch.sigmoid(self.routing_fn(pooled(x)))
 
     def _forward_batch(self, x: torch.Tensor) -> torch.Tensor:
-        routing = self.routing_weights(x)
-        weight = (routing @ self.weight.flatten(1)).view(x.shape[0], *self.weight.shape[1:])
-        bias = None if self.bias is None else routing @ self.bias
+        weight, bias = mixed_kernels(self.routing_weights(x), self.weight, self.bias)
         return self.conv_per_sample(x, weight, bias)
 
     def extra_repr(self) -> str:

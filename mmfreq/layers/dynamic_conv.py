@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .dynamic_conv_base import DynamicConv2dBase, check_option, pooled
+from .dynamic_conv_base import (DynamicConv2dBase, PositiveTemperatureMixin, check_count,
+                                check_fraction, mixed_kernels, pooled)
 
 __all__ = ['DynamicConv2d']
 
@@ -38,7 +39,7 @@ class _KernelAttention(nn.Module):
         return torch.softmax(logits / temperature, dim=1)
 
 
-class DynamicConv2d(DynamicConv2dBase):
+class DynamicConv2d(PositiveTemperatureMixin, DynamicConv2dBase):
     """DY-Conv, an ``nn.Conv2d`` drop-in whose kernel is a per-sample softmax mixture of K kernels.
 
     For x ``(B, in, H, W)``: ``pi = softmax(fc2(relu(fc1(GAP(x)))) / temperature)`` ``(B, K)``
@@ -68,12 +69,8 @@ class DynamicConv2d(DynamicConv2dBase):
                  kernel_num: int = 4, reduction: float = 0.25, temperature: float = 1.0):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, device, dtype)
-        name = self.layer_name
-        check_option(name, 'kernel_num', kernel_num,
-                     isinstance(kernel_num, int) and kernel_num >= 1, 'an int >= 1')
-        check_option(name, 'reduction', reduction,
-                     isinstance(reduction, (int, float)) and 0 < reduction <= 1,
-                     'a number in (0, 1]')
+        check_count(self.layer_name, 'kernel_num', kernel_num)
+        check_fraction(self.layer_name, 'reduction', reduction)
         self.kernel_num = kernel_num
         self.update_temperature(temperature)
         hidden = kernel_num if in_channels == 3 else int(in_channels * reduction) + 1
@@ -86,20 +83,12 @@ class DynamicConv2d(DynamicConv2dBase):
             for kernel in self.weight:  # the reference: kaiming_uniform_ per kernel, zero bias
                 nn.init.kaiming_uniform_(kernel)
 
-    def update_temperature(self, temperature: float) -> None:
-        """Set the softmax temperature (what ``TemperatureScheduleHook`` calls)."""
-        check_option(self.layer_name, 'temperature', temperature,
-                     isinstance(temperature, (int, float)) and temperature > 0, 'a number > 0')
-        self.temperature = float(temperature)
-
     def kernel_attention(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, K)`` softmax attention over the kernels for x ``(B, in, H, W)``."""
         return self.attention(pooled(x), self.temperature)
 
     def _forward_batch(self, x: torch.Tensor) -> torch.Tensor:
-        attention = self.kernel_attention(x)
-        weight = (attention @ self.weight.flatten(1)).view(x.shape[0], *self.weight.shape[1:])
-        bias = None if self.bias is None else attention @ self.bias
+        weight, bias = mixed_kernels(self.kernel_attention(x), self.weight, self.bias)
         return self.conv_per_sample(x, weight, bias)
 
     def extra_repr(self) -> str:

@@ -12,8 +12,9 @@ from torch.nn.modules.utils import _pair
 
 from .layer_inputs import check_channels, empty_batch_output
 
-__all__ = ['DynamicConv2dBase', 'per_sample_conv', 'check_option', 'pooled',
-           'init_expert_kernels_', 'pooled_batch_norm']
+__all__ = ['DynamicConv2dBase', 'PositiveTemperatureMixin', 'per_sample_conv', 'check_option', 'check_count',
+           'check_fraction', 'mixed_kernels', 'pooled', 'init_expert_kernels_',
+           'pooled_batch_norm']
 
 _IntPair = Union[int, Tuple[int, int]]
 
@@ -22,6 +23,25 @@ def check_option(layer: str, name: str, value, ok: bool, allowed: str) -> None:
     """Refuse an option value at build time, naming the option and what it accepts."""
     if not ok:
         raise ValueError(f'{layer}: {name}={value!r} is not allowed; {name} must be {allowed}')
+
+
+def check_count(layer: str, name: str, value) -> None:
+    """Refuse a count option that is not an int >= 1."""
+    check_option(layer, name, value, isinstance(value, int) and value >= 1, 'an int >= 1')
+
+
+def check_fraction(layer: str, name: str, value) -> None:
+    """Refuse a ratio option outside (0, 1]."""
+    check_option(layer, name, value, isinstance(value, (int, float)) and 0 < value <= 1,
+                 'a number in (0, 1]')
+
+
+def mixed_kernels(attention: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]):
+    """Each sample's mixture of K kernels: attention ``(B, K)``, weight ``(K, out, in/groups,
+    kh, kw)``, bias ``(K, out)`` or None -> ``(B, out, in/groups, kh, kw)`` and ``(B, out)`` or
+    None (one matrix product each)."""
+    mixed = (attention @ weight.flatten(1)).view(attention.shape[0], *weight.shape[1:])
+    return mixed, None if bias is None else attention @ bias
 
 
 def per_sample_conv(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
@@ -39,6 +59,16 @@ def per_sample_conv(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.
                    None if bias is None else bias.reshape(-1), stride, padding, dilation,
                    groups * batch)
     return out.view(batch, out_channels, *out.shape[2:])
+
+
+class PositiveTemperatureMixin:
+    """``update_temperature`` for a layer that divides attention logits by ``temperature``."""
+
+    def update_temperature(self, temperature: float) -> None:
+        """Set the attention temperature (> 0; what ``TemperatureScheduleHook`` calls)."""
+        check_option(self.layer_name, 'temperature', temperature,
+                     isinstance(temperature, (int, float)) and temperature > 0, 'a number > 0')
+        self.temperature = float(temperature)
 
 
 class DynamicConv2dBase(nn.Module):

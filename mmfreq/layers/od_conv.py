@@ -12,7 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .dynamic_conv_base import DynamicConv2dBase, check_option, pooled, pooled_batch_norm
+from .dynamic_conv_base import (DynamicConv2dBase, PositiveTemperatureMixin, check_count,
+                                check_fraction, mixed_kernels, pooled,
+                                pooled_batch_norm)
 
 __all__ = ['ODConv2d']
 
@@ -55,7 +57,7 @@ class _OmniAttention(nn.Module):
                 head(self.kernel_fc, lambda logits: F.softmax(logits, dim=1)))
 
 
-class ODConv2d(DynamicConv2dBase):
+class ODConv2d(PositiveTemperatureMixin, DynamicConv2dBase):
     """ODConv, an ``nn.Conv2d`` drop-in with attentions along all four dimensions of the kernel
     space.
 
@@ -91,14 +93,9 @@ class ODConv2d(DynamicConv2dBase):
                  temperature: float = 1.0):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, device, dtype)
-        name = self.layer_name
-        check_option(name, 'kernel_num', kernel_num,
-                     isinstance(kernel_num, int) and kernel_num >= 1, 'an int >= 1')
-        check_option(name, 'reduction', reduction,
-                     isinstance(reduction, (int, float)) and 0 < reduction <= 1,
-                     'a number in (0, 1]')
-        check_option(name, 'min_channel', min_channel,
-                     isinstance(min_channel, int) and min_channel >= 1, 'an int >= 1')
+        check_count(self.layer_name, 'kernel_num', kernel_num)
+        check_fraction(self.layer_name, 'reduction', reduction)
+        check_count(self.layer_name, 'min_channel', min_channel)
         self.kernel_num = kernel_num
         self.update_temperature(temperature)
         kw = self.factory_kwargs
@@ -113,12 +110,6 @@ class ODConv2d(DynamicConv2dBase):
             for kernel in self.weight:
                 nn.init.kaiming_normal_(kernel, mode='fan_out', nonlinearity='relu')
         self.bias = nn.Parameter(torch.zeros(out_channels, **kw)) if bias else None
-
-    def update_temperature(self, temperature: float) -> None:
-        """Set the attention temperature (what ``TemperatureScheduleHook`` calls)."""
-        check_option(self.layer_name, 'temperature', temperature,
-                     isinstance(temperature, (int, float)) and temperature > 0, 'a number > 0')
-        self.temperature = float(temperature)
 
     def attentions(self, x: torch.Tensor):
         """``(channel (B, in), filter (B, out), spatial (B, kh*kw), kernel (B, K))`` for x
@@ -136,7 +127,7 @@ class ODConv2d(DynamicConv2dBase):
             if kernel is None:
                 weight = self.weight.expand(batch, *self.weight.shape[1:])
             else:
-                weight = (kernel @ self.weight.flatten(1)).view(batch, *self.weight.shape[1:])
+                weight = mixed_kernels(kernel, self.weight, None)[0]
             if spatial is not None:
                 weight = weight * spatial.view(batch, 1, 1, *self.kernel_size)
             out = self.conv_per_sample(x, weight, None)

@@ -68,3 +68,15 @@ def test_bench_backbone_prints_both_pairs_at_tiny_widths():
     for plain, dynamic in (rows[0], rows[1]), (rows[2], rows[3]):
         assert plain[8:10] == ['1.00', '1.00'] and plain[12] == '1.00'
         assert float(dynamic[4]) > float(plain[4])  # FDConv / FDAM add parameters
+
+
+def test_bench_dynamic_convs_prints_every_layer_per_shape_and_batch():
+    out = _run('bench_dynamic_convs.py', '--device', 'cpu', '--shapes', '32@6', '--batches',
+               '1', '2', '--repeats', '1', '--threads', '1', '--fdconv-kernel-num', '4')
+    rows = _measured_rows(out, 'cpu')
+    layers = ['conv', 'FDConv', 'CondConv (8)', 'DY-Conv (4)', 'DCD', 'ODConv (4)', 'KW (1x)',
+              'KW (4x)']
+    assert [(row[1], row[2], row[3]) for row in rows] == [
+        ('c32@6²', batch, layer) for batch in ('1', '2') for layer in layers]
+    for row in rows:
+        assert _positive_numbers([*row[4:9], *row[10:]]), row
