@@ -1,6 +1,6 @@
 # UPerNet, ResNet-50-V1c with KernelWarehouse (4x: cell_num_ratio=4, warehouses shared per stage
 # as in the authors' KW_ResNet; deep stem plain), ADE20K 512x512, 160k iterations, 4x4 images:
-# FDConv (CVPR 2025) Table 2, 141M params in all; ours 142.98M (66.52M + 76.46M, the KW 4x delta
+# FDConv (CVPR 2025) Table 2, 141M params in all; ours 142.97M (66.52M + 76.46M, the KW 4x delta
 # of Table 1; README). The stock mmseg recipe; temperature 0. Pretrained: an ImageNet KW (4x)
 # ResNet-50-V1c in mmseg's key layout at the path below (the authors released a 7x7-stem one).
 _base_ = ['mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py']
