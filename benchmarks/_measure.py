@@ -140,6 +140,12 @@ def layer_measurements(modules: Dict[str, nn.Module], x: torch.Tensor, repeats: 
     return results
 
 
+def parse_shape(text: str):
+    """``'256@14'`` (or ``'c256@14²'``) -> ``(channels, size)``, for ``--shapes`` options."""
+    channels, size = text.lower().lstrip('c').split('@')
+    return int(channels), int(size.rstrip('²'))
+
+
 def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo (Linux), else what Python's platform module says."""
     try:

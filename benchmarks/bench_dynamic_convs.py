@@ -24,7 +24,8 @@ import argparse
 import torch
 from torch import nn
 
-from _measure import CLOCKS, MEMORY_KIND, layer_measurements, machine_line, selected_devices
+from _measure import (CLOCKS, MEMORY_KIND, layer_measurements, machine_line, parse_shape,
+                      selected_devices)
 from mmfreq.layers import CondConv2d, DCDConv2d, DynamicConv2d, FDConv, KWConv2d, ODConv2d
 
 SHAPES_512 = ((64, 128), (128, 64), (256, 32), (512, 16))
@@ -75,11 +76,6 @@ def format_table(rows) -> str:
                 f'| {MEMORY_KIND[device]} | {result["memory"] / 2 ** 20:.2f} '
                 f'| {result["memory"] / max(plain["memory"], 1):.2f} |')
     return '\n'.join(lines)
-
-
-def parse_shape(text: str):
-    channels, size = text.lower().lstrip('c').split('@')
-    return int(channels), int(size.rstrip('²'))
 
 
 def main(argv=None) -> None:
