@@ -115,6 +115,41 @@ def training_memory(model: nn.Module, step: Callable[[], object], *inputs: torch
         model.zero_grad(set_to_none=True)
 
 
+def layer_measurements(modules: Dict[str, nn.Module], x: torch.Tensor, repeats: int, stat: str,
+                       clock: str = 'wall') -> Dict[str, Dict[str, float]]:
+    """Per layer of ``modules`` (all taking ``x``): ``fwd`` (eval forward, no autograd) and
+    ``fwd_bwd`` (train forward + backward to the parameters and the input) seconds, timed
+    round-robin, and ``memory`` (:func:`training_memory`) bytes."""
+    x_grad = x.detach().requires_grad_(True)
+
+    def forward(module):
+        with torch.no_grad():
+            module(x)
+
+    def forward_backward(module):
+        module.zero_grad(set_to_none=True)
+        x_grad.grad = None
+        module(x_grad).sum().backward()
+
+    results = {name: {} for name in modules}
+    for key, step, train in (('fwd', forward, False), ('fwd_bwd', forward_backward, True)):
+        for module in modules.values():
+            module.train(train)
+        times = round_robin({name: (lambda m=m: step(m)) for name, m in modules.items()},
+                            x.device, repeats, stat, clock)
+        for name in modules:
+            results[name][key] = times[name]
+    for name, module in modules.items():
+        results[name]['memory'] = training_memory(module, lambda: forward_backward(module), x_grad)
+    return results
+
+
+def parse_shape(text: str):
+    """``'256@14'`` (or ``'c256@14²'``) -> ``(channels, size)``, for ``--shapes`` options."""
+    channels, size = text.lower().lstrip('c').split('@')
+    return int(channels), int(size.rstrip('²'))
+
+
 def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo (Linux), else what Python's platform module says."""
     try:

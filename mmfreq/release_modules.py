@@ -14,10 +14,20 @@ import torch
 
 __all__ = ['RELEASE_DIR_ENV', 'FDCONV_RELEASE_MODULE', 'release_checkout', 'load_release_fdconv',
            'load_release_file', 'stubbed_imports', 'swapped_modules', 'NoOpRegistry',
-           'extended_module']
+           'extended_module', 'DYNCONV_REFERENCE_ENV', 'DYNCONV_REFERENCE_FILES',
+           'load_dynconv_reference']
 
 RELEASE_DIR_ENV = 'MMFREQ_RELEASE_DIR'
 FDCONV_RELEASE_MODULE = Path('FDConv_detection') / 'mmdet_custom' / 'FDConv.py'
+# the comparison methods' PyTorch reference code (docs/dynamic-convs.md): method -> (file in its
+# checkout, repository); checkouts listed in $MMFREQ_DYNCONV_REFERENCE_DIR (os.pathsep-separated)
+DYNCONV_REFERENCE_ENV = 'MMFREQ_DYNCONV_REFERENCE_DIR'
+DYNCONV_REFERENCE_FILES = {
+    'DynamicConv2d': (Path('dynamic_conv.py'), 'kaijieshi7/Dynamic-convolution-Pytorch'),
+    'DCDConv2d': (Path('models') / 'imagenet' / 'resnet_dcd.py', 'liyunsheng13/dcd'),
+    'ODConv2d': (Path('modules') / 'odconv.py', 'OSVAI/ODConv'),
+    'KWConv2d': (Path('modules') / 'kernel_warehouse.py', 'OSVAI/KernelWarehouse'),
+}
 
 
 def release_checkout(marker: Path, paths: Optional[str] = None) -> Optional[Path]:
@@ -103,3 +113,13 @@ def load_release_fdconv(checkout) -> types.ModuleType:
                                 f'https://github.com/Linwei-Chen/FDConv')
     with stubbed_imports():
         return load_release_file(path, 'fdconv_release')
+
+
+def load_dynconv_reference(method: str) -> Optional[types.ModuleType]:
+    """The reference module of ``method`` (a key of :data:`DYNCONV_REFERENCE_FILES`) from the
+    first checkout in ``$MMFREQ_DYNCONV_REFERENCE_DIR`` that has it, or None."""
+    marker, _ = DYNCONV_REFERENCE_FILES[method]
+    checkout = release_checkout(marker, os.environ.get(DYNCONV_REFERENCE_ENV, ''))
+    if checkout is None:
+        return None
+    return load_release_file(checkout / marker, f'dynconv_reference_{method}')

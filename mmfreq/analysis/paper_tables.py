@@ -14,8 +14,10 @@ agrees when it is within half a unit of the paper's last digit; otherwise the ch
 how it differs. FLOPs are shown, not checked: the papers do not say how they counted, and
 mmengine's counter does not count FFTs (FDAM's FreqScale, FDConv's FBM).
 
-Rows of other methods in the papers' tables (CondConv, ODConv, KW, ...) have no config here and are
-left out.
+FDConv's Tables 1 and 2 also have the rows of the dynamic convolutions it compares with (CondConv,
+DY-Conv, DCD, ODConv, KernelWarehouse: ``configs/dynamic_convs/``), next to FDConv's; their params
+check counts as the README's "Comparison methods" says (DCD's paper delta includes an ImageNet
+classifier a detector lacks, so it differs).
 """
 import glob
 import os.path as osp
@@ -76,6 +78,7 @@ DOTA_MAP = MetricColumn('mAP', 'dota/mAP', 100.0)
 
 _FDAM = 'configs/fdam/'
 _FDCONV = 'configs/fdconv/'
+_DYNAMIC = 'configs/dynamic_convs/'
 _DEIT_S = _FDAM + 'upernet_deit-s16_8xb2-160k_ade20k-512x512.py'
 _DEIT_S_ATTINV = _FDAM + 'upernet_deit-s16-table1-attinv_8xb2-160k_ade20k-512x512.py'
 _DEIT_S_GROUP = _FDAM + 'upernet_deit-s16-table1-attinv-freqscale-group_8xb2-160k_ade20k-512x512.py'
@@ -88,6 +91,14 @@ def _deit_s(name: str) -> str:
 def _table1_row(label, name, params, miou):
     return PaperRow(label, (_deit_s(name),), params=params, metrics={'mIoU': miou},
                     baseline='DeiT-S')
+
+
+def _comparison_rows(detector: str, pattern: str, methods) -> Tuple[PaperRow, ...]:
+    """FDConv Table 1's rows of the other dynamic convs on ``detector``: (label, config name
+    part, paper params, paper metrics) each, config ``configs/dynamic_convs/<pattern>``."""
+    return tuple(PaperRow(f'{detector} + {label}', (_DYNAMIC + pattern.format(name),),
+                          params=params, metrics=metrics, baseline=detector)
+                 for label, name, params, metrics in methods)
 
 
 PAPER_TABLES: Tuple[PaperTable, ...] = (
@@ -105,8 +116,20 @@ PAPER_TABLES: Tuple[PaperTable, ...] = (
                   metrics={'AP box': '39.6', 'AP mask': '36.4'}),
          PaperRow('Mask R-CNN + FDConv', (_FDCONV + 'mask-rcnn_r50-fdconv_fpn_adamw-1x_coco.py',),
                   params='+3.6M', flops='+1.8G', metrics={'AP box': '42.4', 'AP mask': '38.6'},
-                  baseline='Mask R-CNN')),
-        ('Paper params are "total(backbone)"; FLOPs at 1333x800.',)),
+                  baseline='Mask R-CNN'),
+         *_comparison_rows('Faster R-CNN', 'faster-rcnn_r50-{}_fpn_1x_coco.py', (
+             ('CondConv (8x)', 'condconv-8x', '+90.0M', {'AP box': '38.1'}),
+             ('DY-Conv (4x)', 'dyconv-4x', '+75.3M', {'AP box': '38.3'}),
+             ('DCD', 'dcd', '+4.3M', {'AP box': '38.1'}),
+             ('ODConv (4x)', 'odconv-4x', '+65.1M', {'AP box': '39.2'}))),
+         *_comparison_rows('Mask R-CNN', 'mask-rcnn_r50-{}_coco.py', (
+             ('DY-Conv (4x)', 'dyconv-4x_fpn_1x', '+75.3M', {'AP box': '39.6', 'AP mask': '36.6'}),
+             ('ODConv (4x)', 'odconv-4x_fpn_1x', '+65.1M', {'AP box': '42.1', 'AP mask': '38.6'}),
+             ('KW (1x)', 'kw-1x_fpn_adamw-1x', '+2.5M', {'AP box': '41.8', 'AP mask': '38.4'}),
+             ('KW (4x)', 'kw-4x_fpn_adamw-1x', '+76.5M', {'AP box': '42.4', 'AP mask': '38.9'})))),
+        ('Paper params are "total(backbone)"; FLOPs at 1333x800.',
+         'The comparison rows follow their authors\' recipes (configs/dynamic_convs/README.md); '
+         'their "+x" are relative to the plain row of the same detector.')),
     PaperTable(
         'fdconv-table2',
         'FDConv Table 2 — ADE20K semantic segmentation, UPerNet ResNet-50 (single scale)',
@@ -115,9 +138,15 @@ PAPER_TABLES: Tuple[PaperTable, ...] = (
                                   'mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py')),
          PaperRow('UPerNet R50 + FDConv', (_FDCONV + 'upernet_r50*fdconv*ade20k*.py',
                                            _FDCONV + 'upernet*fdconv*.py'),
-                  params='70M', metrics={'mIoU': '43.8'}, baseline='UPerNet R50')),
-        ("The paper gives the FDConv model's total parameter count (70M) and single-scale "
-         'mIoU.',)),
+                  params='70M', metrics={'mIoU': '43.8'}, baseline='UPerNet R50'),
+         PaperRow('UPerNet R50 + ODConv (4x)',
+                  (_DYNAMIC + 'upernet_r50-odconv-4x_4xb4-160k_ade20k-512x512.py',),
+                  params='131M', baseline='UPerNet R50'),
+         PaperRow('UPerNet R50 + KW (4x)',
+                  (_DYNAMIC + 'upernet_r50-kw-4x_4xb4-160k_ade20k-512x512.py',),
+                  params='141M', baseline='UPerNet R50')),
+        ("The paper gives the models' total parameter counts (70M, 131M, 141M) and FDConv's "
+         'single-scale mIoU (none for ODConv and KW).',)),
     PaperTable(
         'fdconv-table3', 'FDConv Table 3 — COCO, Mask R-CNN 1x with ConvNeXt-T and Swin-T',
         COCO_HW, (AP_BOX, AP_MASK),

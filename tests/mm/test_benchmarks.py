@@ -98,3 +98,15 @@ def test_bench_fdconv_autocast_rows():
 def test_gpu_check_without_cuda_says_so_and_succeeds():
     out = run(['bash', 'tools/gpu_check.sh'], timeout=120, env={'PYTHON': sys.executable})
     assert 'no CUDA device visible: skipping' in out
+
+
+def test_bench_dynamic_convs_prints_every_layer_per_shape_and_batch():
+    out = _run('bench_dynamic_convs.py', '--device', 'cpu', '--shapes', '32@6', '--batches',
+               '1', '2', '--repeats', '1', '--threads', '1', '--fdconv-kernel-num', '4')
+    rows = _measured_rows(out, 'cpu')
+    layers = ['conv', 'FDConv', 'CondConv (8)', 'DY-Conv (4)', 'DCD', 'ODConv (4)', 'KW (1x)',
+              'KW (4x)']
+    assert [(row[1], row[2], row[3]) for row in rows] == [
+        ('c32@6²', batch, layer) for batch in ('1', '2') for layer in layers]
+    for row in rows:
+        assert _positive_numbers([*row[4:9], *row[10:]]), row
