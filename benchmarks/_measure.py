@@ -4,11 +4,12 @@ backward, CUDA peak memory, and a line naming the machine.
 Imported by the scripts in this folder (``python benchmarks/bench_*.py`` puts the folder on the
 import path).
 """
+import contextlib
 import os
 import platform
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 from torch import nn
@@ -116,20 +117,27 @@ def training_memory(model: nn.Module, step: Callable[[], object], *inputs: torch
 
 
 def layer_measurements(modules: Dict[str, nn.Module], x: torch.Tensor, repeats: int, stat: str,
-                       clock: str = 'wall') -> Dict[str, Dict[str, float]]:
+                       clock: str = 'wall',
+                       amp: Optional[torch.dtype] = None) -> Dict[str, Dict[str, float]]:
     """Per layer of ``modules`` (all taking ``x``): ``fwd`` (eval forward, no autograd) and
     ``fwd_bwd`` (train forward + backward to the parameters and the input) seconds, timed
-    round-robin, and ``memory`` (:func:`training_memory`) bytes."""
+    round-robin, and ``memory`` (:func:`training_memory`) bytes; under autocast in ``amp`` if
+    given."""
     x_grad = x.detach().requires_grad_(True)
 
+    def autocast():
+        return torch.autocast(x.device.type, amp) if amp else contextlib.nullcontext()
+
     def forward(module):
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             module(x)
 
     def forward_backward(module):
         module.zero_grad(set_to_none=True)
         x_grad.grad = None
-        module(x_grad).sum().backward()
+        with autocast():
+            out = module(x_grad)
+        out.float().sum().backward()
 
     results = {name: {} for name in modules}
     for key, step, train in (('fwd', forward, False), ('fwd_bwd', forward_backward, True)):

@@ -35,15 +35,14 @@ Usage: python benchmarks/bench_fdconv.py [--device cpu|cuda|all] [--repeats N] [
        [--chunk-bytes N] [--amp off fp16 bf16]
 """
 import argparse
-import contextlib
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from _measure import (CLOCKS, MEMORY_KIND, machine_line, round_robin, selected_devices, step_time,
-                      training_memory)
+from _measure import (CLOCKS, MEMORY_KIND, layer_measurements, machine_line, parse_shape,
+                      selected_devices, step_time)
 from mmfreq.layers import FDConv, batch_chunks
 from mmfreq.release_modules import load_release_fdconv
 
@@ -52,40 +51,6 @@ PRESETS = {'dense': ((64, 128), (128, 64), (256, 32), (512, 16)),
 
 
 AMP_DTYPES = {'fp16': torch.float16, 'bf16': torch.bfloat16}
-
-
-def measure(modules: dict, x: torch.Tensor, repeats: int, stat: str, clock: str,
-            amp: Optional[torch.dtype] = None) -> dict:
-    """Per variant: eval forward and train forward+backward seconds (round-robin), memory;
-    under autocast in ``amp`` if given."""
-    device = x.device
-    x_grad = x.detach().requires_grad_(True)
-
-    def autocast():
-        return torch.autocast(device.type, amp) if amp else contextlib.nullcontext()
-
-    def forward(module):
-        with torch.no_grad(), autocast():
-            module(x)
-
-    def forward_backward(module):
-        module.zero_grad(set_to_none=True)
-        x_grad.grad = None
-        with autocast():
-            out = module(x_grad)
-        out.float().sum().backward()
-
-    results = {name: {} for name in modules}
-    for key, step, train in (('fwd', forward, False), ('fwd_bwd', forward_backward, True)):
-        for module in modules.values():
-            module.train(train)
-        times = round_robin({name: (lambda m=m: step(m)) for name, m in modules.items()},
-                            device, repeats, stat, clock)
-        for name in modules:
-            results[name][key] = times[name]
-    for name, module in modules.items():
-        results[name]['memory'] = training_memory(module, lambda: forward_backward(module), x_grad)
-    return results
 
 
 def variants(channels: int, kernel_num: int, device: torch.device, release=None) -> dict:
@@ -112,7 +77,8 @@ def run(device: torch.device, shapes, batches, repeats: int, kernel_num: int, st
         for batch in batches:
             x = torch.randn(batch, channels, size, size, device=device)
             rows.append((label, f'c{channels}@{size}²', batch,
-                         measure(modules, x, repeats, stat, clock, AMP_DTYPES.get(amp))))
+                         layer_measurements(modules, x, repeats, stat, clock,
+                                            AMP_DTYPES.get(amp))))
     return rows
 
 
@@ -174,11 +140,6 @@ def format_table(rows) -> str:
                 f'| {result["memory"] / 2 ** 20:.2f} '
                 f'| {result["memory"] / max(plain["memory"], 1):.2f} |')
     return '\n'.join(lines)
-
-
-def parse_shape(text: str):
-    channels, size = text.lower().lstrip('c').split('@')
-    return int(channels), int(size.rstrip('²'))
 
 
 def main(argv=None) -> None:
