@@ -190,11 +190,13 @@ class FrequencyDynamicMixin:
     def _filter_to_output(self, out_size: int, in_size: int, k: int) -> bool:
         """Whether the filter factor multiplies the output rather than the weight (identical by
         linearity): where the output is smaller than the weight, and no larger than the input
-        (the recomputing node then keeps the output before the factor). Decided by the sizes, so
-        not under torch.compile / torch.export."""
+        (the recomputing node then keeps the output before the factor); with FBM, which keeps
+        the input and its own output already, no larger than half the input. Decided by the
+        sizes, so not under torch.compile / torch.export."""
         out_channels, in_channels = self._fd_weight_shape()[:2]
+        kept_inputs = 2 if getattr(self, 'FBM', None) is not None else 1
         return (not torch.compiler.is_compiling() and out_size < in_channels * k * k
-                and out_channels * out_size <= in_channels * in_size)
+                and kept_inputs * out_channels * out_size <= in_channels * in_size)
 
     def _layer_spec(self, filter_to_output: bool, **geometry) -> DynamicLayerSpec:
         out_channels, in_channels, k, _ = self._fd_weight_shape()
