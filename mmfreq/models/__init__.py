@@ -11,9 +11,11 @@ import warnings
 
 # package -> modules registering into its registries (mmengine: the root registries, all scopes)
 MODULES = {
-    'mmengine': ('conv_layers', 'layer_decay_optim'),
-    'mmdet': ('resnet_fdconv', 'convnext', 'swin_fdconv', 'det_data_preprocessor'),
-    'mmseg': ('resnet_fdconv', 'swin_fdconv', 'vit_fdam', 'mit_fdam', 'deit3_fdam'),
+    'mmengine': ('conv_layers', 'layer_decay_optim', 'run_reports'),
+    'mmdet': ('resnet_fdconv', 'convnext', 'swin_fdconv', 'det_data_preprocessor',
+              'fdconv_backbone'),
+    'mmseg': ('resnet_fdconv', 'swin_fdconv', 'vit_fdam', 'mit_fdam', 'deit3_fdam',
+              'fdconv_backbone'),
     'mmrotate': ('lsknet',),
 }
 
