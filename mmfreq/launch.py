@@ -1,4 +1,4 @@
-"""Run the stock train/test scripts of mmseg, mmdet or mmrotate on an mmfreq config.
+"""Run the stock train/test scripts of mmseg, mmdet, mmrotate or mmyolo on an mmfreq config.
 
 The stock scripts ship in each wheel under ``<package>/.mim/tools/``; the codebase is chosen by
 the config's ``default_scope``. Every stock option is passed through unchanged.
@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCOPES = ('mmseg', 'mmdet', 'mmrotate')
+SCOPES = ('mmseg', 'mmdet', 'mmrotate', 'mmyolo')  # mmyolo: the optional extra [yolo]
 
 
 def stock_script(scope: str, tool: str) -> Path:

@@ -31,6 +31,7 @@ MMCV=2.0.1
 MMDET=3.1.0
 MMSEG=1.2.2
 MMROTATE=1.0.0rc1
+MMYOLO=0.6.0        # the optional extra [yolo]: requires mmcv < 2.1, mmdet >= 3.0, numpy, prettytable
 SETUPTOOLS=80.9.0   # torch 2.13 wants >=77.0.3; mmcv's build and mmengine's `mmdet::` lookup need pkg_resources
 
 if [ ! -x "$venv/bin/python" ]; then
@@ -142,8 +143,8 @@ print("c++20" if "202002L" in header else "c++17")')
 fi
 
 pip install -q -c "$constraints" "mmengine==$MMENGINE" "mmdet==$MMDET" "mmsegmentation==$MMSEG" \
-  "mmrotate==$MMROTATE" ftfy regex matplotlib pytest onnx onnxscript onnxruntime
+  "mmrotate==$MMROTATE" "mmyolo==$MMYOLO" ftfy regex matplotlib pytest onnx onnxscript onnxruntime
 pip install -q -c "$constraints" --no-build-isolation --no-deps -e "$repo"
-"$py" -c 'import mmfreq, mmcv.ops, mmdet, mmseg, mmrotate
+"$py" -c 'import mmfreq, mmcv.ops, mmdet, mmseg, mmrotate, mmyolo
 print("[setup] ok: mmfreq", mmfreq.__version__, "| mmcv ops compiled with CUDA:",
       mmcv.ops.get_compiling_cuda_version())'

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Stock test script of the config's codebase (mmseg / mmdet / mmrotate, by `default_scope`).
+"""Stock test script of the config's codebase (by `default_scope`: mmseg, mmdet, mmrotate, mmyolo).
 
     python tools/test.py CONFIG CHECKPOINT [any option of the stock tools/test.py]
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Stock train script of the config's codebase (mmseg / mmdet / mmrotate, by `default_scope`).
+"""Stock train script of the config's codebase (by `default_scope`: mmseg, mmdet, mmrotate, mmyolo).
 
     python tools/train.py CONFIG [any option of the stock tools/train.py]
 """

@@ -1,4 +1,4 @@
-"""Parameter and FLOP counting for any mmseg / mmdet / mmrotate config, around
+"""Parameter and FLOP counting for any mmseg / mmdet / mmrotate / mmyolo config, around
 ``mmengine.analysis``.
 
 * :func:`load_config` reads a config file path or a ``package::path`` config of an installed mm
@@ -40,11 +40,14 @@ __all__ = ['resolve_config_path', 'load_config', 'task_of', 'build_model', 'coun
            'baddbmm_flop_jit',
            'format_count', 'complexity_breakdown', 'DEFAULT_INPUT_HW']
 
-PACKAGES = dict(mmdet='mmdet', mmseg='mmseg', mmrotate='mmrotate', mmpretrain='mmpretrain')
-TASKS = ('mmseg', 'mmdet', 'mmrotate')
+PACKAGES = dict(mmdet='mmdet', mmseg='mmseg', mmrotate='mmrotate', mmpretrain='mmpretrain',
+                mmyolo='mmyolo')
+TASKS = ('mmseg', 'mmdet', 'mmrotate', 'mmyolo')  # mmyolo's detectors count as mmdet's do
 CACHE_VERSION = 1
-# the papers' input sizes (H, W): ADE20K 512x2048 (SegFormer: 512x512), COCO 1333x800, DOTA 1024
-DEFAULT_INPUT_HW = dict(mmseg=(512, 2048), mmdet=(800, 1333), mmrotate=(1024, 1024))
+# the papers' input sizes (H, W): ADE20K 512x2048 (SegFormer: 512x512), COCO 1333x800, DOTA 1024;
+# mmyolo: the real-time detectors' 640x640
+DEFAULT_INPUT_HW = dict(mmseg=(512, 2048), mmdet=(800, 1333), mmrotate=(1024, 1024),
+                        mmyolo=(640, 640))
 
 
 def resolve_config_path(config: str) -> str:
@@ -74,7 +77,7 @@ def load_config(config: str, cfg_options: Optional[dict] = None):
 
 
 def task_of(cfg) -> str:
-    """``'mmseg'``, ``'mmdet'`` or ``'mmrotate'`` from the config's ``default_scope``."""
+    """``'mmseg'``, ``'mmdet'``, ``'mmrotate'`` or ``'mmyolo'``: the config's ``default_scope``."""
     scope = cfg.get('default_scope')
     if scope not in TASKS:
         raise ValueError(f'unsupported default_scope {scope!r} (expected one of {TASKS})')

@@ -12,6 +12,7 @@ from torch import nn
 from . import batch_chunks
 from .fdconv_autograd import (DynamicLayerSpec, RecomputedDynamicLayer, dynamic_layer_forward,
                               modulated_weight)
+from .dense_weight_loading import conversion_report, convert_dense_weight_
 from .fdconv_options import FDConvOptions, option_default
 from .fourier_disjoint import (conv_weight_to_dft_weight, fourier_disjoint_groups, full_spectrum,
                                num_kept_coefficients, num_rfft2_coefficients)
@@ -136,6 +137,16 @@ class FrequencyDynamicMixin:
             self.KSM_Local.init_weights()
         if self.FBM is not None:
             self.FBM.init_weights()
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        # a plain checkpoint's dense weight becomes dft_weight here, on every load path
+        # (dense_weight_loading.py)
+        with conversion_report(load=missing_keys):
+            if self.is_fdconv and self.is_fdw:
+                convert_dense_weight_(self, state_dict, prefix, error_msgs)
+            super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
+                                          missing_keys, unexpected_keys, error_msgs)
 
     @property
     def is_fdw(self) -> bool:

@@ -11,11 +11,12 @@ import warnings
 
 # package -> modules registering into its registries (mmengine: the root registries, all scopes)
 MODULES = {
-    'mmengine': ('conv_layers', 'layer_decay_optim', 'dynamic_conv_layers', 'temperature_hook'),
+    'mmengine': ('conv_layers', 'layer_decay_optim', 'dynamic_conv_layers', 'temperature_hook',
+                 'run_reports'),
     'mmdet': ('resnet_fdconv', 'convnext', 'swin_fdconv', 'det_data_preprocessor',
-              'resnet_dynamic'),
+              'resnet_dynamic', 'fdconv_backbone'),
     'mmseg': ('resnet_fdconv', 'swin_fdconv', 'vit_fdam', 'mit_fdam', 'deit3_fdam',
-              'resnet_dynamic'),
+              'resnet_dynamic', 'fdconv_backbone'),
     'mmrotate': ('lsknet',),
 }
 

@@ -3,7 +3,8 @@ with the stock train tools on CUDA: the losses are finite and the run really use
 import pytest
 import torch
 from mmengine.config import Config
-from mmrun import CONFIGS, assert_finite_losses, data_options, short_schedule, train
+from mmrun import (CONFIGS, assert_finite_losses, config_params, data_options, short_schedule,
+                   train)
 
 from mmfreq.launch import config_scope
 
@@ -14,7 +15,7 @@ pytestmark = [pytest.mark.cuda,
 DEMO_CONFIGS = sorted((CONFIGS / 'demo').glob('*.py'))
 
 
-@pytest.mark.parametrize('config', DEMO_CONFIGS, ids=lambda path: path.stem)
+@pytest.mark.parametrize('config', config_params(DEMO_CONFIGS))
 def test_fp16_amp_two_iterations(config, demo_root, tmp_path):
     log = train(config, tmp_path, data_options(config_scope(str(config)), demo_root)
                 + short_schedule(2), extra=['--amp'])

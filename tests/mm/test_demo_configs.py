@@ -3,7 +3,7 @@ dataset (configs/demo/_base_/*_demo.py) and reads the folders tools/make_demo_da
 layout the stock dataset classes expect."""
 import pytest
 from mmengine.config import Config
-from mmrun import CONFIGS
+from mmrun import CONFIGS, config_params
 
 from mmfreq.demo_data import dataset_kwargs
 
@@ -45,9 +45,9 @@ def test_one_demo_base_per_dataset():
     assert sorted(r.split('/')[2] for r in roots) == sorted(DATASETS.values())
 
 
-@pytest.mark.parametrize('name', DEMO_CONFIGS)
-def test_demo_config_data_and_schedule_come_from_its_demo_base(name):
-    cfg = Config.fromfile(DEMO / name)
+@pytest.mark.parametrize('config', config_params(DEMO / name for name in DEMO_CONFIGS))
+def test_demo_config_data_and_schedule_come_from_its_demo_base(config):
+    cfg = Config.fromfile(config)
     dataset = DATASETS[cfg.train_dataloader.dataset.type]
     bases = {base: Config.fromfile(DEMO / '_base_' / base).demo for base in DEMO_BASES}
     assert [b for b, demo in bases.items() if _unscoped(cfg.demo) == _unscoped(demo)] == \
