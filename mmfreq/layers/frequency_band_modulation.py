@@ -167,8 +167,9 @@ def band_modulate(x: torch.Tensor, maps: torch.Tensor, masks: torch.Tensor,
         x_fft_in = x.to(fft_dtype(x.dtype))
         maps = maps.to(x_fft_in.dtype)
         # the same bands by matrix products where the masks allow (not traced: the FFT form is
-        # what torch.compile / torch.export / ONNX get)
-        operators = None if torch.compiler.is_compiling() or x.device.type == 'meta' else (
+        # what torch.compile / torch.export / torch.jit.trace / ONNX get)
+        traced = torch.compiler.is_compiling() or torch.jit.is_tracing()
+        operators = None if traced or x.device.type == 'meta' else (
             separable_low_pass(masks, w, x_fft_in.dtype, x.device))
         if operators is not None:
             out = SeparableBandModulation.apply(x_fft_in, maps, operators, lowfreq_att)

@@ -33,7 +33,8 @@ def same_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
     torch.export, the conv: GPU libraries and autocast's low-precision conv are left as they
     are)."""
     if (x.device.type != 'cpu' or torch.is_autocast_enabled('cpu') or x.shape[0] == 0
-            or torch.compiler.is_compiling() or not is_narrow(weight, groups)):
+            or torch.compiler.is_compiling() or torch.jit.is_tracing()
+            or not is_narrow(weight, groups)):
         return F.conv2d(x, weight, bias, padding=weight.shape[-1] // 2, groups=groups)
     return _NarrowConv2d.apply(x, weight, bias, groups)
 
