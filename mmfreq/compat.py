@@ -4,6 +4,8 @@ Applied once by ``import mmfreq`` when mmengine is installed (so stock tools get
 configs' ``custom_imports``):
 
 * mmrotate 1.0.0rc1 does ``from collections import Sequence`` (gone since Python 3.10).
+* The few third-party warnings that every run prints and mmfreq cannot fix are silenced, each by
+  its message and module (``THIRD_PARTY_NOISE``), never globally.
 * Every checkpoint mmengine loads goes through :mod:`mmfreq.checkpoint` (``weights_only=True``,
   URLs included; a refusal names the opt-in).
 * A stock mmengine checkpoint also pickles ``builtins.getattr`` (``HistoryBuffer.__getstate__``
@@ -17,8 +19,20 @@ hub) is the user's explicit opt-in, torch's own: ``TORCH_FORCE_NO_WEIGHTS_ONLY_L
 """
 import collections
 import collections.abc
+import warnings
 
 _applied = False
+
+# Third-party warnings that a run of mmfreq's configs prints and that nothing in mmfreq can fix,
+# silenced by message and module only: (message regex, module regex).
+THIRD_PARTY_NOISE = (
+    # mmengine (its `pkg_resources` import) under setuptools >= 80
+    (r'pkg_resources is deprecated as an API', r''),
+    # mmseg's decode heads build their losses through the deprecated helper themselves
+    (r'``build_loss`` would be deprecated soon', r'mmseg\.models\.builder'),
+    # mmseg's CrossEntropyLoss default, which the stock recipes (and the papers' numbers) keep
+    (r'Default ``avg_non_ignore`` is False', r'mmseg\.models\.losses\.cross_entropy_loss'),
+)
 
 
 def _history_buffer_state(self) -> dict:
@@ -54,14 +68,15 @@ def apply() -> None:
     if _applied:
         return
     _applied = True
+    for message, module in THIRD_PARTY_NOISE:
+        warnings.filterwarnings('ignore', message=message, category=UserWarning, module=module)
     for name in ('Sequence', 'Mapping', 'MutableMapping', 'Iterable', 'Callable'):
         if not hasattr(collections, name):
             setattr(collections, name, getattr(collections.abc, name))
 
-    import torch
     from mmengine.logging import HistoryBuffer
 
-    from .checkpoint import register_mmengine_loaders
+    from .checkpoint import allow_globals, register_mmengine_loaders
     HistoryBuffer.__getstate__ = _history_buffer_state
-    torch.serialization.add_safe_globals(checkpoint_safe_globals())
+    allow_globals(checkpoint_safe_globals())
     register_mmengine_loaders()

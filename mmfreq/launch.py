@@ -1,4 +1,5 @@
-"""Run the stock train/test scripts of mmseg, mmdet, mmrotate or mmyolo on an mmfreq config.
+"""Run the stock train/test scripts of mmseg, mmdet, mmrotate, mmyolo or mmpretrain on an mmfreq
+config.
 
 The stock scripts ship in each wheel under ``<package>/.mim/tools/``; the codebase is chosen by
 the config's ``default_scope``. Every stock option is passed through unchanged.
@@ -7,6 +8,10 @@ Without CUDA the run is adapted so that it works out of the box (with CUDA nothi
 distributed runs use gloo (initialised here, before the Runner, whose own init would call
 ``torch.cuda.set_device``), DDP wraps the model with ``device_ids=None``, ``SyncBN`` becomes
 ``BN`` and ``AmpOptimWrapper`` becomes a plain fp32 ``OptimWrapper``. One log line says so.
+
+``--data-root DIR`` (ours, taken out before the stock tool sees the options) moves every dataset
+and evaluator path of the config to DIR (:mod:`mmfreq.data_root`). A training configuration that
+cannot train is refused before the first iteration (:mod:`mmfreq.config_checks`).
 """
 import copy
 import importlib
@@ -16,8 +21,9 @@ import runpy
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional, Tuple
 
-SCOPES = ('mmseg', 'mmdet', 'mmrotate', 'mmyolo')  # mmyolo: the optional extra [yolo]
+SCOPES = ('mmseg', 'mmdet', 'mmrotate', 'mmyolo', 'mmpretrain')  # the last two: extras [yolo], [cls]
 
 
 def stock_script(scope: str, tool: str) -> Path:
@@ -97,22 +103,61 @@ def init_cpu_distributed(launcher: str) -> None:
     dist.init_process_group(backend='gloo')
 
 
-def _patch_runner_for_cpu() -> None:
+def _world_size() -> int:
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return int(os.environ.get('WORLD_SIZE', '1'))
+
+
+def _patch_runner(on_cpu: bool, data_root: Optional[str], training: bool) -> None:
+    """Have the Runner, when it is built from the stock tool's config: move the datasets to
+    ``data_root``, adapt the run to the CPU, and (``training``) refuse a configuration that
+    cannot train."""
     from mmengine.logging import print_log
     from mmengine.runner import Runner
+
+    from .config_checks import pooled_batch_norm_problem
+    from .data_root import rewrite_data_root
     original = Runner.from_cfg.__func__
-    if getattr(original, '_mmfreq_cpu', False):
-        return
+    original = getattr(original, '_mmfreq_original', original)
 
     def from_cfg(cls, cfg):
         cfg = copy.deepcopy(cfg)
-        changes = adapt_config_for_cpu(cfg)
-        if changes:
-            print_log('mmfreq: no CUDA, running on CPU: ' + '; '.join(changes), logger='current')
+        if data_root is not None:
+            count = rewrite_data_root(cfg, data_root)
+            print_log(f'mmfreq: --data-root {data_root}: {count} paths of the config moved there',
+                      logger='current')
+        if on_cpu:
+            changes = adapt_config_for_cpu(cfg)
+            if changes:
+                print_log('mmfreq: no CUDA, running on CPU: ' + '; '.join(changes),
+                          logger='current')
+        problem = training and pooled_batch_norm_problem(cfg, _world_size())
+        if problem:
+            raise SystemExit(f'mmfreq: this configuration cannot train: {problem}')
         return original(cls, cfg)
 
-    from_cfg._mmfreq_cpu = True
+    from_cfg._mmfreq_original = original
     Runner.from_cfg = classmethod(from_cfg)
+
+
+def _data_root_from_argv(argv) -> Tuple[Optional[str], list]:
+    """``--data-root DIR`` (or ``--data-root=DIR``) taken out of ``argv``."""
+    rest, root = [], None
+    args = iter(argv)
+    for arg in args:
+        if arg == '--data-root':
+            root = next(args, None)
+            if root is None:
+                raise SystemExit('--data-root needs a folder: --data-root DIR')
+        elif arg.startswith('--data-root='):
+            root = arg.split('=', 1)[1]
+        else:
+            rest.append(arg)
+    if root is not None and not os.path.isdir(os.path.expanduser(root)):
+        raise SystemExit(f'--data-root {root}: no such folder')
+    return root, rest
 
 
 def _launcher_from_argv(argv) -> str:
@@ -126,9 +171,11 @@ def _launcher_from_argv(argv) -> str:
 
 def usage(tool: str) -> str:
     checkpoint = 'CHECKPOINT ' if tool == 'test' else ''
-    return (f'usage: tools/{tool}.py CONFIG {checkpoint}[options]\n\n'
+    return (f'usage: tools/{tool}.py CONFIG {checkpoint}[--data-root DIR] [options]\n\n'
             f"Runs the stock tools/{tool}.py of the config's codebase (its default_scope: "
-            f"{', '.join(SCOPES)})\nwith every option passed through; CONFIG comes first.")
+            f"{', '.join(SCOPES)})\nwith every option passed through; CONFIG comes first.\n"
+            '--data-root DIR: read the dataset from DIR (every dataset and evaluator path of the '
+            'config\nthat starts with its data_root is moved there).')
 
 
 def installed_scopes() -> list:
@@ -162,11 +209,12 @@ def run_stock_tool(tool: str, argv: list) -> None:
         got = f'got {argv[0]!r}' if argv else 'got no arguments'
         raise SystemExit(f"{usage(tool)}\n\ntools/{tool}.py: error: the first argument must be "
                          f"the config file, which picks the stock tool; {got} (see --help)")
+    data_root, argv = _data_root_from_argv(argv)
     script = stock_script(config_scope(argv[0]), tool)
     on_cpu = not torch.cuda.is_available()
     if on_cpu:
         init_cpu_distributed(_launcher_from_argv(argv))
-        _patch_runner_for_cpu()
+    _patch_runner(on_cpu, data_root, training=tool == 'train')
     sys.argv = [str(script), *argv]
     runpy.run_path(str(script), run_name='__main__')
     if on_cpu and torch.distributed.is_initialized():

@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# Create .venv/ in the repository with the whole OpenMMLab stack and mmfreq (editable).
+# Create a venv in the repository with an OpenMMLab stack and mmfreq (editable).
 #
-# The only versions that co-install on current torch are pinned below. An already
-# installed torch (e.g. a CUDA build on a GPU machine) is kept: either one installed in
-# .venv/ before running this, or one importable by $PYTHON (the venv then sees the system
-# site-packages). mmcv is built against that torch, with its CUDA ops when a GPU is visible
-# or when asked for (no GPU needed to build them). The mmcv wheel is cached outside the
-# repository, keyed by the mmcv / torch / python / CUDA versions (and CUDA architectures),
-# so only the first install pays for the build; an interrupted build resumes.
+# MMFREQ_STACK picks the stack (default latest); each has its own venv:
+#   latest           .venv                  torch 2.13 (or the torch already installed), mmcv 2.0.1,
+#                                           mmdet 3.1.0, mmseg 1.2.2, mmrotate 1.0.0rc1, mmyolo 0.6.0
+#   classic          .venv-classic          the most common existing environment: torch 2.1.2 +
+#                                           torchvision 0.16.2, mmcv 2.1.0, mmengine 0.10.7,
+#                                           mmdet 3.3.0, mmseg 1.2.2, mmpretrain 1.2.0
+#   classic-rotated  .venv-classic-rotated  torch 2.1.2, mmcv 2.0.1, mmdet 3.1.0, mmrotate 1.0.0rc1
+#                                           (mmrotate 1.0.0rc1 refuses mmdet > 3.1.0, which refuses
+#                                           mmcv >= 2.1)
+# The classic stacks are built as a user's existing environment first; mmfreq is then installed
+# into it the way a user would (`pip install -e .[extras]`, dependencies resolved by pip), and the
+# script fails unless `pip freeze` before and after differ by mmfreq alone.
 #
-# Environment: PYTHON (interpreter for the venv, default python3.11 or python3),
-#              MMFREQ_CACHE (wheel cache, default ~/.cache/mmfreq), MAX_JOBS (build jobs),
+# latest: an already installed torch (e.g. a CUDA build on a GPU machine) is kept: either one
+# installed in .venv/ before running this, or one importable by $PYTHON (the venv then sees the
+# system site-packages). mmcv is built against the venv's torch, with its CUDA ops when a GPU is
+# visible or when asked for (no GPU needed to build them). The mmcv wheel is cached outside the
+# repository, keyed by the mmcv / torch / python / CUDA versions (and CUDA architectures), so only
+# the first install pays for the build; an interrupted build resumes, and a second setup running
+# at the same time (another clone, CI) waits for the first one's build and reuses its wheel.
+#
+# Environment: MMFREQ_STACK (above), PYTHON (interpreter for the venv, default python3.11 or
+#              python3), MMFREQ_CACHE (wheel cache, default ~/.cache/mmfreq), MAX_JOBS (build jobs),
 #              MMFREQ_CUDA_ARCH (e.g. "8.0;9.0": build the CUDA ops for these GPUs; needs a
 #              CUDA build of torch), or the standard FORCE_CUDA=1 with TORCH_CUDA_ARCH_LIST,
 #              CUDA_HOME (CUDA toolkit to compile with; by default, for CUDA >= 13, the
@@ -21,21 +34,36 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 cache=${MMFREQ_CACHE:-$HOME/.cache/mmfreq}
-venv=$repo/.venv
+stack=${MMFREQ_STACK:-latest}
 log() { printf '[setup] %s\n' "$*"; }
+source "$repo/tools/build_lock.sh"
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
-TORCH_DEFAULT=2.13.0
 MMENGINE=0.10.7
-MMCV=2.0.1
-MMDET=3.1.0
-MMSEG=1.2.2
-MMROTATE=1.0.0rc1
-MMYOLO=0.6.0        # the optional extra [yolo]: requires mmcv < 2.1, mmdet >= 3.0, numpy, prettytable
 SETUPTOOLS=80.9.0   # torch 2.13 wants >=77.0.3; mmcv's build and mmengine's `mmdet::` lookup need pkg_resources
+case "$stack" in
+  latest)
+    venv=$repo/.venv
+    TORCH=2.13.0 TORCHVISION= NUMPY=numpy MMCV=2.0.1
+    # mmyolo 0.6.0 (the optional extra [yolo]) requires mmcv < 2.1
+    CODEBASES="mmdet==3.1.0 mmsegmentation==1.2.2 mmrotate==1.0.0rc1 mmyolo==0.6.0 ftfy regex"
+    EXTRAS=all ;;
+  classic)
+    venv=$repo/.venv-classic
+    TORCH=2.1.2 TORCHVISION=0.16.2 NUMPY=numpy==1.26.4 MMCV=2.1.0   # torch 2.1 is built on numpy 1
+    CODEBASES="mmdet==3.3.0 mmsegmentation==1.2.2 mmpretrain==1.2.0 ftfy regex"
+    EXTRAS=det,seg,cls ;;
+  classic-rotated)
+    venv=$repo/.venv-classic-rotated
+    TORCH=2.1.2 TORCHVISION= NUMPY=numpy==1.26.4 MMCV=2.0.1
+    CODEBASES="mmdet==3.1.0 mmrotate==1.0.0rc1"
+    EXTRAS=rotate ;;
+  *) die "MMFREQ_STACK=$stack: the stacks are latest, classic and classic-rotated" ;;
+esac
+log "stack $stack: $venv"
 
 if [ ! -x "$venv/bin/python" ]; then
-  if "$PYTHON" -c 'import torch' 2>/dev/null; then
+  if [ "$stack" = latest ] && "$PYTHON" -c 'import torch' 2>/dev/null; then
     log "keeping the torch installed for $PYTHON: venv with system site-packages"
     "$PYTHON" -m venv --system-site-packages "$venv"
   else
@@ -44,11 +72,11 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 py=$venv/bin/python
 pip() { "$py" -m pip "$@"; }
-pip install -q "setuptools==$SETUPTOOLS" wheel packaging ninja numpy
+pip install -q "setuptools==$SETUPTOOLS" wheel packaging ninja "$NUMPY"
 
 if ! "$py" -c 'import torch' 2>/dev/null; then
-  log "installing torch==$TORCH_DEFAULT"
-  pip install -q "torch==$TORCH_DEFAULT"
+  log "installing torch==$TORCH${TORCHVISION:+ torchvision==$TORCHVISION}"
+  pip install -q "torch==$TORCH" ${TORCHVISION:+"torchvision==$TORCHVISION"} "$NUMPY"
 fi
 read -r torch_version torch_cuda gpu_arch py_tag < <("$py" -c '
 import sys, torch
@@ -88,6 +116,7 @@ trap 'rm -f "$constraints"' EXIT
 # says 2.15.0+cu132, and pip would look for the latter
 "$py" -c 'import importlib.metadata as m; print("torch==" + m.version("torch"))' >"$constraints"
 echo "setuptools==$SETUPTOOLS" >>"$constraints"
+echo "$NUMPY" >>"$constraints"
 
 # mmcv with ops: no wheel exists for this torch; build from the sdist once, cache the wheel.
 # An installed mmcv is kept if it has the ops asked for (a CUDA build also serves CPU runs).
@@ -98,7 +127,9 @@ if ! "$py" -c "
 import mmcv, mmcv.ops
 assert mmcv.__version__ == '$MMCV'
 assert $want_cuda == 0 or mmcv.ops.get_compiling_cuda_version() != 'not available'" 2>/dev/null; then
-  if ! ls "$wheel_dir"/mmcv-*.whl >/dev/null 2>&1; then
+  # one build per key at a time: a second setup (another clone, CI) waits, then reuses the wheel
+  build_mmcv() {
+    ls "$wheel_dir"/mmcv-*.whl >/dev/null 2>&1 && return
     if [ -n "$cuda_arch" ]; then
       export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=$cuda_arch
       if [ -z "${CUDA_HOME:-}" ] && [ "${torch_cuda%%.*}" -ge 13 ]; then
@@ -126,7 +157,7 @@ assert $want_cuda == 0 or mmcv.ops.get_compiling_cuda_version() != 'not availabl
       ln -sf "$(ls "$CUDA_HOME"/lib*/libcudart.so.* | head -n1)" "$build/lib/libcudart.so"
       export LIBRARY_PATH=$build/lib${LIBRARY_PATH:+:$LIBRARY_PATH}
     fi
-    # mmcv 2.0.1's setup.py asks for C++14; torch's headers need C++17, or C++20 from 2.15 on.
+    # mmcv 2.0's setup.py asks for C++14; torch's headers need C++17, or C++20 from 2.15 on.
     cxx_std=$("$py" -c 'import os, torch
 header = open(os.path.join(os.path.dirname(torch.__file__), "include", "ATen", "ATen.h")).read()
 print("c++20" if "202002L" in header else "c++17")')
@@ -134,17 +165,41 @@ print("c++20" if "202002L" in header else "c++17")')
     pip install -q -c "$constraints" addict mmengine=="$MMENGINE" opencv-python-headless pyyaml yapf
     (cd "$src" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
       "$py" -m pip wheel -q --no-build-isolation --no-deps -w "$build/dist" .)
-    mkdir -p "$wheel_dir"
-    cp "$build"/dist/mmcv-*.whl "$wheel_dir/"
+    mkdir -p "$wheel_dir.partial"
+    cp "$build"/dist/mmcv-*.whl "$wheel_dir.partial/"
+    rm -rf "$wheel_dir" && mv "$wheel_dir.partial" "$wheel_dir"
     rm -rf "$build"
-  fi
+  }
+  holding_build_lock "$cache" "$key" build_mmcv
   if pip show -q mmcv 2>/dev/null; then pip uninstall -q -y mmcv; fi   # same version, other ops
   pip install -q -c "$constraints" "$wheel_dir"/mmcv-*.whl
 fi
 
-pip install -q -c "$constraints" "mmengine==$MMENGINE" "mmdet==$MMDET" "mmsegmentation==$MMSEG" \
-  "mmrotate==$MMROTATE" "mmyolo==$MMYOLO" ftfy regex matplotlib pytest onnx onnxscript onnxruntime
-pip install -q -c "$constraints" --no-build-isolation --no-deps -e "$repo"
-"$py" -c 'import mmfreq, mmcv.ops, mmdet, mmseg, mmrotate, mmyolo
-print("[setup] ok: mmfreq", mmfreq.__version__, "| mmcv ops compiled with CUDA:",
-      mmcv.ops.get_compiling_cuda_version())'
+if [ "$stack" = latest ]; then
+  pip install -q -c "$constraints" "mmengine==$MMENGINE" $CODEBASES matplotlib pytest onnx \
+    onnxscript onnxruntime
+  pip install -q -c "$constraints" --no-build-isolation --no-deps -e "$repo"
+else
+  pip install -q -c "$constraints" "mmengine==$MMENGINE" $CODEBASES pytest
+  # the user's environment is complete: install mmfreq into it as a user would, and check that
+  # nothing else changed
+  if pip show -q mmfreq 2>/dev/null; then pip uninstall -q -y mmfreq; fi
+  before=$(pip freeze --all --exclude mmfreq)
+  log "installing mmfreq into it: pip install -e '.[$EXTRAS]'"
+  pip install -q -e "$repo[$EXTRAS]"
+  after=$(pip freeze --all --exclude mmfreq)
+  if [ "$before" != "$after" ]; then
+    diff <(printf '%s\n' "$before") <(printf '%s\n' "$after") >&2 || true
+    die "installing mmfreq[$EXTRAS] changed the packages above (pip freeze before < > after)"
+  fi
+  log "pip freeze before and after installing mmfreq[$EXTRAS] differs by mmfreq alone:" \
+    "$(pip list --format=freeze | grep -i '^mmfreq==')"
+fi
+case "$stack" in
+  latest) imports='mmdet, mmseg, mmrotate, mmyolo' ;;
+  classic) imports='mmdet, mmseg, mmpretrain, torchvision' ;;
+  classic-rotated) imports='mmdet, mmrotate' ;;
+esac
+"$py" -c "import mmfreq, mmcv.ops, $imports
+print('[setup] ok: mmfreq', mmfreq.__version__, '| mmcv ops compiled with CUDA:',
+      mmcv.ops.get_compiling_cuda_version())"

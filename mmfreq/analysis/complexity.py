@@ -1,4 +1,4 @@
-"""Parameter and FLOP counting for any mmseg / mmdet / mmrotate / mmyolo config, around
+"""Parameter and FLOP counting for any mmseg / mmdet / mmrotate / mmyolo / mmpretrain config, around
 ``mmengine.analysis``.
 
 * :func:`load_config` reads a config file path or a ``package::path`` config of an installed mm
@@ -22,6 +22,7 @@
   library versions and the source code of every mmfreq module the model is made of, so editing a
   model invalidates its entries.
 """
+import copy
 import hashlib
 import importlib
 import inspect
@@ -42,12 +43,12 @@ __all__ = ['resolve_config_path', 'load_config', 'task_of', 'build_model', 'coun
 
 PACKAGES = dict(mmdet='mmdet', mmseg='mmseg', mmrotate='mmrotate', mmpretrain='mmpretrain',
                 mmyolo='mmyolo')
-TASKS = ('mmseg', 'mmdet', 'mmrotate', 'mmyolo')  # mmyolo's detectors count as mmdet's do
+TASKS = ('mmseg', 'mmdet', 'mmrotate', 'mmyolo', 'mmpretrain')  # mmyolo's count as mmdet's
 CACHE_VERSION = 1
 # the papers' input sizes (H, W): ADE20K 512x2048 (SegFormer: 512x512), COCO 1333x800, DOTA 1024;
-# mmyolo: the real-time detectors' 640x640
+# mmyolo: the real-time detectors' 640x640; mmpretrain: ImageNet's 224x224
 DEFAULT_INPUT_HW = dict(mmseg=(512, 2048), mmdet=(800, 1333), mmrotate=(1024, 1024),
-                        mmyolo=(640, 640))
+                        mmyolo=(640, 640), mmpretrain=(224, 224))
 
 
 def resolve_config_path(config: str) -> str:
@@ -77,7 +78,7 @@ def load_config(config: str, cfg_options: Optional[dict] = None):
 
 
 def task_of(cfg) -> str:
-    """``'mmseg'``, ``'mmdet'``, ``'mmrotate'`` or ``'mmyolo'``: the config's ``default_scope``."""
+    """The config's ``default_scope``, one of :data:`TASKS`."""
     scope = cfg.get('default_scope')
     if scope not in TASKS:
         raise ValueError(f'unsupported default_scope {scope!r} (expected one of {TASKS})')
@@ -88,11 +89,15 @@ def build_model(cfg, device: str = 'cpu') -> nn.Module:
     """Build ``cfg.model`` (no pretrained weights loaded, SyncBN -> BN, eval mode)."""
     import mmfreq  # noqa: F401  (registers mmfreq's modules)
     from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import MODELS, init_default_scope
-    init_default_scope(task_of(cfg))
+    from mmengine.registry import MODELS, DefaultScope
     if task_of(cfg) == 'mmrotate':
         import mmrotate.models  # noqa: F401  (registers mmrotate's modules)
-    model = MODELS.build(cfg.model)
+    # a scope for this build only: switching the process-wide one logs a warning per config
+    model_cfg = copy.deepcopy(cfg.model)
+    if model_cfg.get('pretrained'):  # loads nothing here (mmseg warns that it is deprecated)
+        model_cfg.pretrained = None
+    with DefaultScope.overwrite_default_scope(task_of(cfg)):
+        model = MODELS.build(model_cfg)
     return revert_sync_batchnorm(model).to(device).eval()
 
 
@@ -158,7 +163,7 @@ def flop_analyzer(model: nn.Module, task: str, hw: Tuple[int, int]):
     if task == 'mmseg' and _head_needs_samples(model):
         model.forward = partial(_segmentor_tensor_forward, model, _segmentation_samples(hw))
     else:
-        samples = None if task == 'mmseg' else _detection_samples(hw)
+        samples = None if task in ('mmseg', 'mmpretrain') else _detection_samples(hw)
         model.forward = partial(type(model).forward.__get__(model), data_samples=samples,
                                 mode='tensor')
     analyzer = FlopAnalyzer(model, (inputs,))

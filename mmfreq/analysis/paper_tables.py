@@ -192,6 +192,15 @@ PAPER_TABLES: Tuple[PaperTable, ...] = (
          'MaskDINO has no OpenMMLab implementation (neither mmseg nor mmdet ships it), so its '
          'rows have no config.')),
     PaperTable(
+        'fdconv-classification', 'FDConv — ImageNet-1k classification, ResNet-50 (mmpretrain)',
+        (224, 224), (MetricColumn('top-1', 'accuracy/top1'),),
+        (PaperRow('ResNet-50', ('mmpretrain::resnet/resnet50_8xb32_in1k.py',)),
+         PaperRow('ResNet-50 + FDConv', ('configs/classification/resnet50-fdconv_8xb32_in1k.py',),
+                  params='+3.6M', baseline='ResNet-50')),
+        ('The paper gives "+3.6M" for FDConv on ResNet-50 and no ImageNet table in its text; '
+         'these rows need mmpretrain and a torchvision built for the installed torch '
+         '(configs/classification/README.md).',)),
+    PaperTable(
         'fdam-table1', 'FDAM supplementary Table 1 — ablation on ADE20K, UPerNet DeiT-S',
         ADE_HW, (MIOU,),
         (PaperRow('DeiT-S', (_DEIT_S,), params='52.1M', metrics={'mIoU': '42.9'}),

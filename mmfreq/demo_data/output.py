@@ -35,9 +35,9 @@ def as_size(size):
 
 
 def write_rgb(path, img_rgb, jpeg_quality=95):
-    """Write a uint8 RGB image as JPEG or PNG, by the path's extension."""
+    """Write a uint8 RGB image as JPEG or PNG, by the path's extension (``.jpg``, ``.JPEG``)."""
     bgr = cv2.cvtColor(img_rgb, cv2.COLOR_RGB2BGR)
-    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if path.endswith('.jpg') else \
-        [cv2.IMWRITE_PNG_COMPRESSION, 6]
+    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] \
+        if path.lower().endswith(('.jpg', '.jpeg')) else [cv2.IMWRITE_PNG_COMPRESSION, 6]
     if not cv2.imwrite(path, bgr, params):
         raise OSError(f'could not write {path}')

@@ -14,6 +14,8 @@ be symbolic.
 """
 import torch
 
+from .torch_support import is_compiling
+
 __all__ = ['CHUNK_BYTES', 'samples_per_chunk']
 
 # measured with benchmarks/bench_fdconv.py --chunk-bytes (docs/fdconv.md, "Memory and speed")
@@ -24,6 +26,6 @@ def samples_per_chunk(batch: int, sample_bytes: int, device: torch.device,
                       chunk_bytes: int = CHUNK_BYTES) -> int:
     """Samples per chunk for a batch whose weight- and map-sized work takes ``sample_bytes`` per
     sample: as many as fit in ``chunk_bytes`` (at least one) on the CPU, else the whole batch."""
-    if device.type != 'cpu' or torch.compiler.is_compiling() or batch <= 1:
+    if device.type != 'cpu' or is_compiling() or batch <= 1:
         return batch
     return max(1, min(batch, chunk_bytes // max(1, sample_bytes)))

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .fourier_disjoint import conv_weight_to_dft_weight
+from .torch_support import register_load_state_dict_pre_hook
 
 __all__ = ['conversion_report', 'conversion_message', 'convert_dense_weight_',
            'report_conversions_of']
@@ -100,7 +101,7 @@ def _post_hook(module, incompatible_keys) -> None:
 def report_conversions_of(module: nn.Module) -> None:
     """Make every ``load_state_dict`` of ``module`` report the conversions inside it as one
     warning (module-level hooks: the module stays picklable)."""
-    module.register_load_state_dict_pre_hook(_pre_hook)
+    register_load_state_dict_pre_hook(module, _pre_hook)
     module.register_load_state_dict_post_hook(_post_hook)
 
 

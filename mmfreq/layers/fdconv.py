@@ -39,6 +39,7 @@ from .fdconv_options import options_doc, options_signature, resolve_fdconv_optio
 from .frequency_dynamic import FrequencyDynamicMixin, uses_fdconv
 from .layer_inputs import check_channels, empty_batch_output
 from .per_sample_conv import conv_output_size, explicit_padding
+from .torch_support import is_compiling, is_dynamo_compiling
 
 __all__ = ['FDConv', 'FDLinear']
 
@@ -132,9 +133,9 @@ class FDConv(FrequencyDynamicMixin, nn.Conv2d):
         if self.FBM is not None:
             # recorded by autograd outside the recomputing node: what FBM keeps for backward
             # (its input, maps and kept spectrum) is a fraction of what regenerating it costs
-            if torch.compiler.is_dynamo_compiling():  # eager, as the rest of the dynamic work
+            if is_dynamo_compiling():  # eager, as the rest of the dynamic work
                 x = _modulate_bands_eagerly(self.FBM, x)
-            elif torch.compiler.is_compiling():  # torch.export: one chunk, no batch guard
+            elif is_compiling():  # torch.export: one chunk, no batch guard
                 x = self.FBM(x)
             else:
                 parts = x.split(self._samples_per_chunk(x))

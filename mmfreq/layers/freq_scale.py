@@ -48,6 +48,7 @@ from torch import nn
 
 from .layer_inputs import autocast_off, check_channels, empty_batch_output
 from .star_relu import StarReLU
+from .torch_support import is_compiling
 
 FREQ_SCALE_MODES = ('static', 'dynamic', 'group')
 
@@ -136,7 +137,7 @@ def resize_frequency_weight(weight: torch.Tensor, size: Tuple[int, int]) -> torc
     the same values up to float rounding at a fraction of ``F.interpolate``'s CPU time; otherwise
     (training, torch.compile / torch.export) by ``F.interpolate`` itself.
     """
-    compiling = torch.compiler.is_compiling()
+    compiling = is_compiling()
     if not compiling and tuple(weight.shape[-2:]) == tuple(size):
         return weight
     *lead, height, width = weight.shape
@@ -312,7 +313,7 @@ class FreqScale(nn.Module):
         # strided map, and the caller's add of a channels-first result to its tokens, are far
         # slower on the CPU); with autograd on, the computation stays that of a plain map
         weight = self.frequency_weight(x)
-        if not torch.is_grad_enabled() and not torch.compiler.is_compiling() \
+        if not torch.is_grad_enabled() and not is_compiling() \
                 and is_channels_last_map(x):
             out = scale_spectrum(channels_last_to_contiguous(x), weight)
             return contiguous_to_channels_last(out).to(x.dtype)

@@ -35,6 +35,7 @@ from .fourier_disjoint import fft_dtype, rfft2_chebyshev_frequency
 from .layer_inputs import autocast_off
 from .narrow_conv import same_conv2d
 from .separable_band_pass import SeparableBandModulation, separable_low_pass
+from .torch_support import is_compiling
 
 __all__ = ['FrequencyBandModulation', 'low_pass_masks', 'resize_masks', 'band_map_activation',
            'band_maps', 'band_modulate', 'CUTOFF_EPSILON']
@@ -55,7 +56,7 @@ def resize_masks(masks: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     """Nearest-neighbour resize of ``(n, H, W)`` bool masks to ``(n, *size)`` (bool). The
     same size is returned as it is, except under torch.compile / torch.export, where that test
     would tie the program to the size (resizing to the same size changes nothing)."""
-    if not torch.compiler.is_compiling() and tuple(masks.shape[-2:]) == tuple(size):
+    if not is_compiling() and tuple(masks.shape[-2:]) == tuple(size):
         return masks
     resized = F.interpolate(masks[:, None].float(), size=size, mode='nearest')
     return resized[:, 0] > 0.5
@@ -168,7 +169,7 @@ def band_modulate(x: torch.Tensor, maps: torch.Tensor, masks: torch.Tensor,
         maps = maps.to(x_fft_in.dtype)
         # the same bands by matrix products where the masks allow (not traced: the FFT form is
         # what torch.compile / torch.export / torch.jit.trace / ONNX get)
-        traced = torch.compiler.is_compiling() or torch.jit.is_tracing()
+        traced = is_compiling() or torch.jit.is_tracing()
         operators = None if traced or x.device.type == 'meta' else (
             separable_low_pass(masks, w, x_fft_in.dtype, x.device))
         if operators is not None:

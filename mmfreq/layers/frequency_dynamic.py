@@ -19,6 +19,7 @@ from .fourier_disjoint import (conv_weight_to_dft_weight, fourier_disjoint_group
 from .frequency_band_modulation import FrequencyBandModulation
 from .kernel_spatial_modulation import KernelSpatialModulationGlobal, KernelSpatialModulationLocal
 from .layer_inputs import autocast_off
+from .torch_support import is_compiling, is_dynamo_compiling
 
 __all__ = ['FrequencyDynamicMixin', 'uses_fdconv', 'fdw_scale']
 
@@ -206,7 +207,7 @@ class FrequencyDynamicMixin:
         sizes, so not under torch.compile / torch.export."""
         out_channels, in_channels = self._fd_weight_shape()[:2]
         kept_inputs = 2 if getattr(self, 'FBM', None) is not None else 1
-        return (not torch.compiler.is_compiling() and out_size < in_channels * k * k
+        return (not is_compiling() and out_size < in_channels * k * k
                 and kept_inputs * out_channels * out_size <= in_channels * in_size)
 
     def _layer_spec(self, filter_to_output: bool, **geometry) -> DynamicLayerSpec:
@@ -265,7 +266,7 @@ class FrequencyDynamicMixin:
         # under torch.compile the weight-sized work runs eagerly (inductor has no kernels for
         # its complex FFT steps, and its grouped-by-batch conv has a symbolic group count)
         recompute = self.fd_options.recompute and torch.is_grad_enabled()
-        if torch.compiler.is_dynamo_compiling():
+        if is_dynamo_compiling():
             return _run_eagerly(recompute, spec, alpha, *tensors)
         return _run_in_chunks(recompute, spec, alpha, self._samples_per_chunk(x), *tensors)
 

@@ -6,6 +6,8 @@ import contextlib
 import torch
 from torch import nn
 
+from .torch_support import autocast_dtype, autocast_enabled
+
 __all__ = ['autocast_off', 'autocast_state', 'check_channels', 'empty_batch_output']
 
 
@@ -21,8 +23,7 @@ def autocast_state(device: torch.device):
     """``(device type, enabled, dtype)`` of autocast on ``device``, to re-enter it later."""
     if device.type == 'meta':
         return device.type, False, torch.float32
-    return (device.type, torch.is_autocast_enabled(device.type),
-            torch.get_autocast_dtype(device.type))
+    return device.type, autocast_enabled(device.type), autocast_dtype(device.type)
 
 
 def check_channels(layer: str, x: torch.Tensor, expected: int, dim: int) -> None:

@@ -16,6 +16,8 @@ Shapes: x ``(B, C, h, w)``, weight ``(O, C / groups, s, s)`` (odd s), bias ``(O,
 import torch
 import torch.nn.functional as F
 
+from .torch_support import autocast_enabled, is_compiling
+
 __all__ = ['same_conv2d', 'is_narrow']
 
 
@@ -32,10 +34,11 @@ def same_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
     :func:`is_narrow` on the CPU outside autocast (elsewhere, and under torch.compile /
     torch.export, the conv: GPU libraries and autocast's low-precision conv are left as they
     are)."""
-    if (x.device.type != 'cpu' or torch.is_autocast_enabled('cpu') or x.shape[0] == 0
-            or torch.compiler.is_compiling() or torch.jit.is_tracing()
+    if (x.device.type != 'cpu' or autocast_enabled('cpu') or x.shape[0] == 0
+            or is_compiling() or torch.jit.is_tracing()
             or not is_narrow(weight, groups)):
-        return F.conv2d(x, weight, bias, padding=weight.shape[-1] // 2, groups=groups)
+        # a plain int: torch 2.1 traces a shape entry as a value that conv2d rejects as padding
+        return F.conv2d(x, weight, bias, padding=int(weight.shape[-1]) // 2, groups=groups)
     return _NarrowConv2d.apply(x, weight, bias, groups)
 
 

@@ -14,6 +14,8 @@ from typing import Tuple, Union
 import torch
 import torch.nn.functional as F
 
+from .torch_support import is_compiling
+
 __all__ = ['per_sample_conv2d', 'per_sample_conv2d_backward', 'per_sample_linear',
            'per_sample_linear_backward', 'conv_output_size', 'explicit_padding']
 
@@ -58,7 +60,7 @@ def per_sample_conv2d(x: torch.Tensor, weight: torch.Tensor, stride: _Pair, padd
         out = torch.matmul(weight.reshape(batch, out_channels, in_channels),
                            x.reshape(batch, in_channels, out_h * out_w))
         return out.view(batch, out_channels, out_h, out_w)
-    if torch.compiler.is_compiling():
+    if is_compiling():
         return _unfolded_conv2d(x, weight, stride, padding, dilation)
     conv_weight = _conv_layout(weight, x)
     if batch == 1:
@@ -111,7 +113,7 @@ def per_sample_conv2d_backward(grad: torch.Tensor, x: torch.Tensor, weight: torc
                 grad_x = x.new_zeros(x.shape)
                 grad_x[:, :, ::stride[0], ::stride[1]] = grad_strided
         return grad_x, grad_weight.view(weight.shape)
-    if torch.compiler.is_compiling():
+    if is_compiling():
         with torch.enable_grad():  # the unfold formulation's own backward
             inputs = (x.detach().requires_grad_(input_grad), weight.detach().requires_grad_())
             out = _unfolded_conv2d(*inputs, stride, padding, dilation)

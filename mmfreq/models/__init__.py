@@ -2,7 +2,7 @@
 
 ``MODULES`` lists, per package, the modules of this folder that need it. :func:`register_installed`
 (called by ``import mmfreq``) imports those of every package that is installed and skips the
-others, so ``import mmfreq`` works with any subset of mmdet, mmseg and mmrotate (or none).
+others, so ``import mmfreq`` works with any subset of mmdet, mmseg, mmrotate and mmpretrain (or none).
 """
 import functools
 import importlib
@@ -18,6 +18,7 @@ MODULES = {
     'mmseg': ('resnet_fdconv', 'swin_fdconv', 'vit_fdam', 'mit_fdam', 'deit3_fdam',
               'resnet_dynamic', 'fdconv_backbone'),
     'mmrotate': ('lsknet',),
+    'mmpretrain': ('resnet_fdconv',),  # the optional extra [cls]; needs a matching torchvision
 }
 
 registered = []  # the packages of MODULES whose modules are registered, in order

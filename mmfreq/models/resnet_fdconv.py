@@ -1,5 +1,5 @@
 """ResNet with FDConv (Chen et al., "Frequency Dynamic Convolution for Dense Image Prediction",
-CVPR 2025) for mmdet and mmseg, as in the authors' release.
+CVPR 2025) for mmdet, mmseg and mmpretrain, as in the authors' release.
 
 The convs of every residual block (``conv1``/``conv2``/``conv3`` of a Bottleneck,
 ``conv1``/``conv2`` of a BasicBlock) are built from ``conv_cfg`` (default ``dict(type='FDConv')``;
@@ -23,6 +23,7 @@ Registered names:
   ``ResNetV1c`` it accepts explicit ``deep_stem`` / ``avg_down`` arguments, so a config written
   for a 7x7 stem (``deep_stem=False``) still builds the same network. A stem mismatch against a
   checkpoint would show up as missing/unexpected ``stem.*`` / ``conv1.*`` keys, never silently.
+* mmpretrain: ``ResNetFDConv`` (subclass of mmpretrain's ``ResNet``; ImageNet classification).
 """
 from typing import List, Optional, Sequence
 
@@ -152,3 +153,18 @@ if usable('mmseg'):
     _MMSEG_MODELS.register_module(name='ResNetV1cFDConv', module=ResNetV1cFDConv)
     _MMSEG_MODELS.register_module(name='ResNet_FDConv', module=ResNetV1cFDConv)
     __all__ += ['SegResNetFDConv', 'ResNetV1cFDConv']
+
+if usable('mmpretrain'):
+    from mmpretrain.models.backbones import ResNet as _MMPretrainResNet
+    from mmpretrain.registry import MODELS as _MMPRETRAIN_MODELS
+
+    class ClsResNetFDConv(FDConvResNetMixin, _MMPretrainResNet):
+        """mmpretrain ``ResNet`` (ImageNet classification) with FDConv block convs."""
+
+        def __init__(self, depth: int, *args, conv_cfg: Optional[dict] = DEFAULT_BLOCK_CONV_CFG,
+                     need_grad_list: Sequence[str] = DEFAULT_NEED_GRAD_LIST, **kwargs):
+            self._set_fdconv_arguments(conv_cfg, need_grad_list)
+            super().__init__(depth, *args, conv_cfg=None, **kwargs)
+
+    _MMPRETRAIN_MODELS.register_module(name='ResNetFDConv', module=ClsResNetFDConv)
+    __all__.append('ClsResNetFDConv')

@@ -4,9 +4,13 @@ import pytest
 import torch
 from torch import nn
 from torch._dynamo.testing import CompileCounterWithBackend
-from torch.export import Dim, export
 
 from mmfreq.layers import FDAMBlock, FDConv
+from mmfreq.layers.torch_support import EXPORT_TORCH, TORCH_VERSION
+
+needs_export = pytest.mark.skipif(
+    TORCH_VERSION < EXPORT_TORCH, reason=f'torch.export with Dim dynamic shapes needs torch >= '
+    f'{EXPORT_TORCH[0]}.{EXPORT_TORCH[1]}; this is torch {torch.__version__}')
 
 SHAPES = [(2, 12, 12), (2, 15, 10), (3, 12, 12), (3, 9, 13), (4, 11, 14)]  # (batch, H, W)
 
@@ -63,18 +67,20 @@ def test_compile_fdconv(report):
     torch.manual_seed(0)
     layer = FDConv(24, 24, 3, padding=1, kernel_num=8).train()
     counts = _compare_compiled(layer, 24, report)
-    # once dynamic shapes are on, a new batch and size reuses the graphs: no recompile
-    assert counts[-1] == counts[-2]
+    # once dynamic shapes are on, a new batch and size reuses the graphs: no recompile (torch 2.1
+    # matches eager mode too, but recompiles)
+    assert counts[-1] == counts[-2] or TORCH_VERSION < EXPORT_TORCH
 
 
 def test_compile_fdconv_resnet_stage(report):
     torch.manual_seed(0)
     stage = nn.Sequential(Bottleneck(32, 20), Bottleneck(32, 20)).train()
     counts = _compare_compiled(stage, 32, report, grad_tolerance=1e-3)  # two blocks deep
-    assert counts[-1] == counts[-2]
+    assert counts[-1] == counts[-2] or TORCH_VERSION < EXPORT_TORCH
 
 
 def _export_and_run(module, example, dims, inputs):
+    from torch.export import export
     program = export(module, (example,), dynamic_shapes={'x': dims})
     for x in inputs:
         x = x.requires_grad_()
@@ -84,7 +90,9 @@ def _export_and_run(module, example, dims, inputs):
         assert torch.isfinite(x.grad).all()
 
 
+@needs_export
 def test_export_fdconv_dynamic_batch_and_size():
+    from torch.export import Dim
     torch.manual_seed(0)
     layer = FDConv(24, 24, 3, padding=1, kernel_num=8).eval()
     dims = {0: Dim('batch', min=1, max=64), 2: Dim('height', min=4, max=512),
@@ -106,7 +114,9 @@ class TokenMapBlock(nn.Module):
         return self.block(x.flatten(2).transpose(1, 2), (height, width))
 
 
+@needs_export
 def test_export_fdam_block_dynamic_batch_and_size():
+    from torch.export import Dim
     torch.manual_seed(0)
     block = FDAMBlock(32, num_heads=4, freq_scale=dict(mode='group', num_filters=4, groups=4,
                                                        init_scale=0.1)).eval()

@@ -6,6 +6,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from mmfreq.layers import AttInvAttention, FDConv, FDLinear, FreqScale
+from torch_capabilities import skip_without_cpu_kernels
 
 # name -> (constructor taking factory kwargs, batched input shape, channel dimension)
 LAYERS = {
@@ -75,6 +76,7 @@ class _FFTDtypes(TorchDispatchMode):
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize('name', LAYERS)
 def test_low_precision_modules_on_cpu(name, dtype):
+    skip_without_cpu_kernels(dtype)
     reference = build(name).eval()
     layer = build(name).to(dtype).eval()
     x = torch.randn(LAYERS[name][1])

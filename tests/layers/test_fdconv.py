@@ -19,6 +19,7 @@ from mmfreq.layers.fourier_disjoint import (conv_weight_to_dft_weight, conv_weig
                                             rfft2_frequency_norm)
 from mmfreq.layers.frequency_band_modulation import low_pass_masks
 from mmfreq.layers.kernel_spatial_modulation import local_conv_kernel_size
+from torch_capabilities import skip_without_cpu_autocast
 
 
 @pytest.fixture(autouse=True)
@@ -272,6 +273,7 @@ def test_noncontiguous_and_channels_last_inputs_match_contiguous():
 
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
 def test_autocast_forward_backward(dtype):
+    skip_without_cpu_autocast(dtype)
     layer = FDConv(24, 32, 3, padding=1, kernel_num=8)
     x = torch.randn(2, 24, 8, 8, requires_grad=True)
     expected = layer(x).detach()

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / 'configs'
@@ -97,9 +96,9 @@ def metric(codebase: str, log: str) -> float:
 
 
 def load_checkpoint(path) -> dict:
-    """Load a checkpoint as the stock tools do (torch's default ``weights_only=True`` load)."""
-    import mmfreq  # noqa: F401  (allow-lists the types our checkpoints contain)
-    return torch.load(path, map_location='cpu')
+    """Load a checkpoint as the stock tools do after ``import mmfreq`` (a weights-only load)."""
+    from mmfreq.checkpoint import load
+    return load(path, map_location='cpu')
 
 
 def num_params(module) -> int:
