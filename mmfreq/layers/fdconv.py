@@ -39,7 +39,7 @@ from .fdconv_options import options_doc, options_signature, resolve_fdconv_optio
 from .frequency_dynamic import FrequencyDynamicMixin, uses_fdconv
 from .layer_inputs import check_channels, empty_batch_output
 from .per_sample_conv import conv_output_size, explicit_padding
-from .torch_support import is_compiling, is_dynamo_compiling
+from .torch_support import COMPILE_TORCH, TORCH_VERSION, is_compiling, is_dynamo_compiling
 
 __all__ = ['FDConv', 'FDLinear']
 
@@ -224,3 +224,10 @@ class FDLinear(FrequencyDynamicMixin, nn.Linear):
 for _layer in (FDConv, FDLinear):
     _layer.__doc__ = _layer.__doc__.replace('    {options}', options_doc(indent=' ' * 8))
     _layer.__init__.__signature__ = options_signature(_layer.__init__)
+
+
+if TORCH_VERSION < COMPILE_TORCH:
+    # torch < 2.6: dynamo fails on the arguments of the dynamic weight's eager region at dynamic
+    # shapes, so under torch.compile the whole layer runs eagerly (the graph breaks around it)
+    FDConv.forward = torch.compiler.disable(FDConv.forward)
+    FDLinear.forward = torch.compiler.disable(FDLinear.forward)

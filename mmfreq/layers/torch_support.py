@@ -7,22 +7,23 @@ the most common OpenMMLab environment (prebuilt mmcv 2.1). Two versions matter b
 built on it, ``torch.onnx.export(..., dynamo=True)``) exists and is tested (its tests skip, with
 this reason, on older torch), and ``WEIGHTS_ONLY_TORCH``, from which checkpoints load through
 torch's own ``weights_only`` unpickler (before it, :mod:`mmfreq.checkpoint` uses its own
-restricted unpickler with the same allow-list, refusals and opt-in). torch.compile runs and
-matches eager mode on torch 2.1 too; only from ``EXPORT_TORCH`` on does a new batch size or map
-size reuse the compiled graphs instead of recompiling.
+restricted unpickler with the same allow-list, refusals and opt-in), and ``COMPILE_TORCH``, from
+which torch.compile traces FDConv / FDLinear (before it, a compiled model runs them eagerly: torch
+2.1's dynamo fails on their dynamic weight at dynamic shapes).
 """
 import re
 from typing import Tuple
 
 import torch
 
-__all__ = ['EXPORT_TORCH', 'MIN_TORCH', 'TORCH_VERSION', 'WEIGHTS_ONLY_TORCH', 'autocast_dtype',
+__all__ = ['COMPILE_TORCH', 'EXPORT_TORCH', 'MIN_TORCH', 'TORCH_VERSION', 'WEIGHTS_ONLY_TORCH', 'autocast_dtype',
            'autocast_enabled', 'is_compiling', 'is_dynamo_compiling',
            'register_load_state_dict_pre_hook']
 
 MIN_TORCH = (2, 1)
 EXPORT_TORCH = (2, 6)         # torch.export with Dim-based dynamic shapes and non-strict tracing
 WEIGHTS_ONLY_TORCH = (2, 6)   # weights_only=True by default, add_safe_globals, the env opt-in
+COMPILE_TORCH = (2, 6)        # FDConv traced by torch.compile (before: run eagerly inside it)
 
 
 def _parse(version: str) -> Tuple[int, int]:

@@ -35,7 +35,7 @@ def _relative_error(got, expected) -> float:
     return ((got - expected).abs().max() / expected.abs().max()).item()
 
 
-def _compare_compiled(module, channels, report, grad_tolerance=1e-4):
+def _compare_compiled(module, channels, report, grad_tolerance=1e-4, tolerance=1e-5):
     torch.manual_seed(0)
     counter = CompileCounterWithBackend('inductor')
     compiled = torch.compile(module, backend=counter)
@@ -46,7 +46,7 @@ def _compare_compiled(module, channels, report, grad_tolerance=1e-4):
         outputs = [compiled(inputs[0]), module(inputs[1])]
         for out in outputs:
             out.square().mean().backward()
-        assert _relative_error(*outputs) < 1e-5
+        assert _relative_error(*outputs) < tolerance
         assert _relative_error(inputs[0].grad, inputs[1].grad) < grad_tolerance
         counts.append(counter.frame_count)
     report(f'{type(module).__name__}: graphs compiled after each of the input shapes '
@@ -67,15 +67,16 @@ def test_compile_fdconv(report):
     torch.manual_seed(0)
     layer = FDConv(24, 24, 3, padding=1, kernel_num=8).train()
     counts = _compare_compiled(layer, 24, report)
-    # once dynamic shapes are on, a new batch and size reuses the graphs: no recompile (torch 2.1
-    # matches eager mode too, but recompiles)
+    # once dynamic shapes are on, a new batch and size reuses the graphs: no recompile (before
+    # torch 2.6 the layer runs eagerly inside the compiled model, whose graphs recompile)
     assert counts[-1] == counts[-2] or TORCH_VERSION < EXPORT_TORCH
 
 
 def test_compile_fdconv_resnet_stage(report):
     torch.manual_seed(0)
     stage = nn.Sequential(Bottleneck(32, 20), Bottleneck(32, 20)).train()
-    counts = _compare_compiled(stage, 32, report, grad_tolerance=1e-3)  # two blocks deep
+    counts = _compare_compiled(stage, 32, report, grad_tolerance=1e-3,
+                               tolerance=5e-5)  # two blocks deep
     assert counts[-1] == counts[-2] or TORCH_VERSION < EXPORT_TORCH
 
 
