@@ -12,7 +12,7 @@ model = dict(
     pretrained=None,
     data_preprocessor=dict(size=crop_size),
     backbone=dict(img_size=crop_size, embed_dims=32, num_layers=4, num_heads=2,
-                  out_indices=(0, 1, 2, 3)),
+                  out_indices=(0, 1, 2, 3), init_cfg=None),  # no DeiT-S weights at width 32
     decode_head=dict(in_channels=[32, 32, 32, 32], channels=32),
     auxiliary_head=dict(in_channels=32, channels=16))
 
