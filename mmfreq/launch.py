@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Tuple
 
-SCOPES = ('mmseg', 'mmdet', 'mmrotate', 'mmyolo', 'mmpretrain')  # the last two: extras [yolo], [cls]
+SCOPES = ('mmseg', 'mmdet', 'mmrotate', 'mmyolo', 'mmpretrain')  # the last two: [yolo], [cls]
 
 
 def stock_script(scope: str, tool: str) -> Path:

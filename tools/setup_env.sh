@@ -47,17 +47,17 @@ case "$stack" in
     TORCH=2.13.0 TORCHVISION= NUMPY=numpy MMCV=2.0.1
     # mmyolo 0.6.0 (the optional extra [yolo]) requires mmcv < 2.1
     CODEBASES="mmdet==3.1.0 mmsegmentation==1.2.2 mmrotate==1.0.0rc1 mmyolo==0.6.0 ftfy regex"
-    EXTRAS=all ;;
+    IMPORTS='mmdet, mmseg, mmrotate, mmyolo' ;;
   classic)
     venv=$repo/.venv-classic
     TORCH=2.1.2 TORCHVISION=0.16.2 NUMPY=numpy==1.26.4 MMCV=2.1.0   # torch 2.1 is built on numpy 1
     CODEBASES="mmdet==3.3.0 mmsegmentation==1.2.2 mmpretrain==1.2.0 ftfy regex"
-    EXTRAS=det,seg,cls ;;
+    EXTRAS=det,seg,cls IMPORTS='mmdet, mmseg, mmpretrain, torchvision' ;;
   classic-rotated)
     venv=$repo/.venv-classic-rotated
     TORCH=2.1.2 TORCHVISION= NUMPY=numpy==1.26.4 MMCV=2.0.1
     CODEBASES="mmdet==3.1.0 mmrotate==1.0.0rc1"
-    EXTRAS=rotate ;;
+    EXTRAS=rotate IMPORTS='mmdet, mmrotate' ;;
   *) die "MMFREQ_STACK=$stack: the stacks are latest, classic and classic-rotated" ;;
 esac
 log "stack $stack: $venv"
@@ -195,11 +195,6 @@ else
   log "pip freeze before and after installing mmfreq[$EXTRAS] differs by mmfreq alone:" \
     "$(pip list --format=freeze | grep -i '^mmfreq==')"
 fi
-case "$stack" in
-  latest) imports='mmdet, mmseg, mmrotate, mmyolo' ;;
-  classic) imports='mmdet, mmseg, mmpretrain, torchvision' ;;
-  classic-rotated) imports='mmdet, mmrotate' ;;
-esac
-"$py" -c "import mmfreq, mmcv.ops, $imports
+"$py" -c "import mmfreq, mmcv.ops, $IMPORTS
 print('[setup] ok: mmfreq', mmfreq.__version__, '| mmcv ops compiled with CUDA:',
       mmcv.ops.get_compiling_cuda_version())"

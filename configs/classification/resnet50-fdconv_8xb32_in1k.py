@@ -1,5 +1,6 @@
 # ImageNet-1k classification, ResNet-50 with FDConv in every bottleneck conv (conv1/conv2/conv3;
-# stem and downsample convs plain), mmpretrain's stock recipe: 8x32 images, SGD, 100 epochs, 224x224.
+# stem and downsample convs plain), mmpretrain's stock recipe: 8x32 images, SGD, 100 epochs,
+# 224x224.
 # Baseline: mmpretrain::resnet/resnet50_8xb32_in1k.py (25.56M params); the release defaults below
 # (kernel_num=4, param_ratio=1) add what `tools/paper_tables.py` counts (README "Classification").
 _base_ = ['mmpretrain::resnet/resnet50_8xb32_in1k.py']

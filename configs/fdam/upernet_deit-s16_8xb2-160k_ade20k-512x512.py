@@ -19,6 +19,6 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=16
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=16000))
 # mmseg's model-level `pretrained` string, given as the backbone's init_cfg it becomes (the same
 # load, without mmseg's deprecation warning)
+deit_s = 'pretrain/deit_small_patch16_224-cd65a155.pth'
 model = dict(pretrained=None,
-             backbone=dict(init_cfg=dict(type='Pretrained',
-                                         checkpoint='pretrain/deit_small_patch16_224-cd65a155.pth')))
+             backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=deit_s)))

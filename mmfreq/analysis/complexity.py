@@ -1,5 +1,5 @@
-"""Parameter and FLOP counting for any mmseg / mmdet / mmrotate / mmyolo / mmpretrain config, around
-``mmengine.analysis``.
+"""Parameter and FLOP counting for any mmseg / mmdet / mmrotate / mmyolo / mmpretrain config,
+around ``mmengine.analysis``.
 
 * :func:`load_config` reads a config file path or a ``package::path`` config of an installed mm
   package (``mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py``).
@@ -92,10 +92,10 @@ def build_model(cfg, device: str = 'cpu') -> nn.Module:
     from mmengine.registry import MODELS, DefaultScope
     if task_of(cfg) == 'mmrotate':
         import mmrotate.models  # noqa: F401  (registers mmrotate's modules)
-    # a scope for this build only: switching the process-wide one logs a warning per config
     model_cfg = copy.deepcopy(cfg.model)
     if model_cfg.get('pretrained'):  # loads nothing here (mmseg warns that it is deprecated)
         model_cfg.pretrained = None
+    # a scope for this build only: switching the process-wide one logs a warning per config
     with DefaultScope.overwrite_default_scope(task_of(cfg)):
         model = MODELS.build(model_cfg)
     return revert_sync_batchnorm(model).to(device).eval()

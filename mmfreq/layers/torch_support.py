@@ -2,22 +2,24 @@
 lowest one.
 
 mmfreq's layers, models and configs run on torch ``MIN_TORCH`` (2.1) and newer, the release of
-the most common OpenMMLab environment (prebuilt mmcv 2.1). Two versions matter beyond it:
-``EXPORT_TORCH``, from which ``torch.export`` with ``Dim`` dynamic shapes (and the ONNX export
-built on it, ``torch.onnx.export(..., dynamo=True)``) exists and is tested (its tests skip, with
-this reason, on older torch), and ``WEIGHTS_ONLY_TORCH``, from which checkpoints load through
-torch's own ``weights_only`` unpickler (before it, :mod:`mmfreq.checkpoint` uses its own
-restricted unpickler with the same allow-list, refusals and opt-in), and ``COMPILE_TORCH``, from
-which torch.compile traces FDConv / FDLinear (before it, a compiled model runs them eagerly: torch
-2.1's dynamo fails on their dynamic weight at dynamic shapes).
+the most common OpenMMLab environment (prebuilt mmcv 2.1). Three versions matter beyond it:
+
+* ``EXPORT_TORCH``: ``torch.export`` with ``Dim`` dynamic shapes (and the ONNX export built on it,
+  ``torch.onnx.export(..., dynamo=True)``) exists and is tested from it on (its tests skip, with
+  this reason, on older torch).
+* ``WEIGHTS_ONLY_TORCH``: checkpoints load through torch's own ``weights_only`` unpickler (before
+  it, :mod:`mmfreq.checkpoint` uses its own restricted unpickler with the same allow-list,
+  refusals and opt-in).
+* ``COMPILE_TORCH``: torch.compile traces FDConv / FDLinear (before it, a compiled model runs them
+  eagerly: torch 2.1's dynamo fails on their dynamic weight at dynamic shapes).
 """
 import re
 from typing import Tuple
 
 import torch
 
-__all__ = ['COMPILE_TORCH', 'EXPORT_TORCH', 'MIN_TORCH', 'TORCH_VERSION', 'WEIGHTS_ONLY_TORCH', 'autocast_dtype',
-           'autocast_enabled', 'is_compiling', 'is_dynamo_compiling',
+__all__ = ['COMPILE_TORCH', 'EXPORT_TORCH', 'MIN_TORCH', 'TORCH_VERSION', 'WEIGHTS_ONLY_TORCH',
+           'autocast_dtype', 'autocast_enabled', 'is_compiling', 'is_dynamo_compiling',
            'register_load_state_dict_pre_hook']
 
 MIN_TORCH = (2, 1)

@@ -2,7 +2,8 @@
 
 ``MODULES`` lists, per package, the modules of this folder that need it. :func:`register_installed`
 (called by ``import mmfreq``) imports those of every package that is installed and skips the
-others, so ``import mmfreq`` works with any subset of mmdet, mmseg, mmrotate and mmpretrain (or none).
+others, so ``import mmfreq`` works with any subset of mmdet, mmseg, mmrotate and mmpretrain (or
+none).
 """
 import functools
 import importlib

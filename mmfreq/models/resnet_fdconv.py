@@ -82,7 +82,18 @@ class FDConvResNetMixin:
 
     The host is an mm ``ResNet`` built with ``conv_cfg=None`` (so the stem and the downsample convs
     are plain); :meth:`make_res_layer` then rebuilds the block convs from ``block_conv_cfg``.
+
+    Args:
+        depth, *args: as the host ``ResNet``.
+        conv_cfg: config of the block convs, default ``dict(type='FDConv')``.
+        need_grad_list: name fragments of parameters that stay trainable in frozen stages.
+        **kwargs: as the host ``ResNet``.
     """
+
+    def __init__(self, depth: int, *args, conv_cfg: Optional[dict] = DEFAULT_BLOCK_CONV_CFG,
+                 need_grad_list: Sequence[str] = DEFAULT_NEED_GRAD_LIST, **kwargs):
+        self._set_fdconv_arguments(conv_cfg, need_grad_list)
+        super().__init__(depth, *args, conv_cfg=None, **kwargs)
 
     def _set_fdconv_arguments(self, conv_cfg, need_grad_list) -> None:
         _check_arguments(conv_cfg, need_grad_list)
@@ -106,19 +117,8 @@ if usable('mmdet'):
     from mmdet.registry import MODELS as _MMDET_MODELS
 
     class ResNetFDConv(FDConvResNetMixin, _MMDetResNet):
-        """mmdet ``ResNet`` with FDConv block convs (see the module docstring).
-
-        Args:
-            depth, *args: as mmdet's ``ResNet``.
-            conv_cfg: config of the block convs, default ``dict(type='FDConv')``.
-            need_grad_list: name fragments of parameters that stay trainable in frozen stages.
-            **kwargs: as mmdet's ``ResNet``.
-        """
-
-        def __init__(self, depth: int, *args, conv_cfg: Optional[dict] = DEFAULT_BLOCK_CONV_CFG,
-                     need_grad_list: Sequence[str] = DEFAULT_NEED_GRAD_LIST, **kwargs):
-            self._set_fdconv_arguments(conv_cfg, need_grad_list)
-            super().__init__(depth, *args, conv_cfg=None, **kwargs)
+        """mmdet ``ResNet`` with FDConv block convs (see the module docstring; arguments as
+        :class:`FDConvResNetMixin`)."""
 
     _MMDET_MODELS.register_module(name='ResNetFDConv', module=ResNetFDConv)
     _MMDET_MODELS.register_module(name='ResNet_FDConv', module=ResNetFDConv)
@@ -131,11 +131,6 @@ if usable('mmseg'):
 
     class SegResNetFDConv(FDConvResNetMixin, _MMSegResNet):
         """mmseg ``ResNet`` (7x7 stem by default) with FDConv block convs."""
-
-        def __init__(self, depth: int, *args, conv_cfg: Optional[dict] = DEFAULT_BLOCK_CONV_CFG,
-                     need_grad_list: Sequence[str] = DEFAULT_NEED_GRAD_LIST, **kwargs):
-            self._set_fdconv_arguments(conv_cfg, need_grad_list)
-            super().__init__(depth, *args, conv_cfg=None, **kwargs)
 
     class ResNetV1cFDConv(FDConvResNetMixin, _MMSegResNetV1c):
         """mmseg ``ResNetV1c`` (deep stem, ``avg_down=False`` by default, both overridable) with
@@ -160,11 +155,6 @@ if usable('mmpretrain'):
 
     class ClsResNetFDConv(FDConvResNetMixin, _MMPretrainResNet):
         """mmpretrain ``ResNet`` (ImageNet classification) with FDConv block convs."""
-
-        def __init__(self, depth: int, *args, conv_cfg: Optional[dict] = DEFAULT_BLOCK_CONV_CFG,
-                     need_grad_list: Sequence[str] = DEFAULT_NEED_GRAD_LIST, **kwargs):
-            self._set_fdconv_arguments(conv_cfg, need_grad_list)
-            super().__init__(depth, *args, conv_cfg=None, **kwargs)
 
     _MMPRETRAIN_MODELS.register_module(name='ResNetFDConv', module=ClsResNetFDConv)
     __all__.append('ClsResNetFDConv')
