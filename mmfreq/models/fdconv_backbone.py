@@ -22,6 +22,7 @@ from ..layers.fdconv_conversion import fdconv_from_conv
 from ..layers.fdconv_options import resolve_fdconv_options
 from ..layers.frequency_dynamic import uses_fdconv
 from .resnet_fdconv import DEFAULT_NEED_GRAD_LIST, keep_trainable_
+from .run_reports import part_of_a_build
 
 __all__ = ['FDConvBackbone', 'stage_module_name', 'LAYER_KEYS']
 
@@ -124,7 +125,8 @@ class FDConvBackbone(BaseModule):
                              f"['KSM', 'FBM']), got {need_grad_list!r}")
         self.need_grad_list = tuple(need_grad_list)
         self.fdconv_cfg = self._layer_options(fdconv_cfg, layers or {})
-        setattr(self, INNER, MODELS.build(backbone))
+        with part_of_a_build():  # checked for frozen dynamic parameters as part of the wrapper
+            setattr(self, INNER, MODELS.build(backbone))
         self.fdconv_layers = self._replace_layers(layers or {})
         report_conversions_of(self)
         self.register_state_dict_post_hook(_flat_state_dict)

@@ -6,26 +6,31 @@
   FDConv layers gives one WARNING naming how many were converted.
 * **Dynamic parameters frozen at build.** A backbone's ``frozen_stages`` (or anything that sets
   ``requires_grad=False``) also freezes the KSM / FBM parameters of its FDConv layers, which the
-  authors keep trainable (``need_grad_list``). After the Runner builds the model,
-  :func:`warn_frozen_dynamic_parameters` says so once and names the options that keep them
-  trainable.
+  authors keep trainable (``need_grad_list``). When a model registry builds a model (``MODELS.build``
+  of any codebase, which the Runner calls too), :func:`warn_frozen_dynamic_parameters` says so once
+  and names the options that keep them trainable. Only the outermost build is checked: the parts a
+  model builds for itself (its backbone, the inner backbone of ``FDConvBackbone``) are checked as
+  part of the whole, after the whole has set ``requires_grad``.
 
-Both wrap an mmengine function (``mmengine.runner.checkpoint.load_state_dict``,
-``Runner.build_model``) once, when ``import mmfreq`` registers its modules.
+Both wrap an mmengine function (``mmengine.runner.checkpoint.load_state_dict``, the model
+registries' ``build_model_from_cfg``) once, when ``import mmfreq`` registers its modules. Registries
+created later inherit the wrapped build function from their parent.
 """
+import contextlib
 import functools
 import logging
-from typing import List
+import threading
+from typing import Iterator, List
 
 from mmengine.logging import print_log
-from mmengine.runner import Runner
+from mmengine.registry import MODELS, Registry
 from mmengine.runner import checkpoint as mm_checkpoint
 from torch import nn
 
 from ..layers import FDConv, FDLinear
 from ..layers.dense_weight_loading import conversion_report
 
-__all__ = ['frozen_dynamic_parameters', 'warn_frozen_dynamic_parameters',
+__all__ = ['frozen_dynamic_parameters', 'warn_frozen_dynamic_parameters', 'part_of_a_build',
            'DYNAMIC_PARAMETER_PREFIXES']
 
 #: names (inside an FDConv / FDLinear) of the parameters the authors' ``need_grad_list``
@@ -78,14 +83,50 @@ def _reporting_load_state_dict(original):
     return load_state_dict
 
 
-def _checking_build_model(original):
-    def build_model(self, model):
-        model = original(self, model)
-        warn_frozen_dynamic_parameters(model)
+_builds = threading.local()  # how many model builds are running in this thread
+
+
+@contextlib.contextmanager
+def part_of_a_build() -> Iterator[None]:
+    """Model builds inside this block build parts of a larger model: the frozen-parameter check
+    waits for the outermost build (a module that builds its parts itself, outside a registry
+    build, says so with this block)."""
+    depth = getattr(_builds, 'depth', 0)
+    _builds.depth = depth + 1
+    try:
+        yield
+    finally:
+        _builds.depth = depth
+
+
+def _checking_build(original):
+    def build_model_from_cfg(cfg, registry, default_args=None):
+        outermost = getattr(_builds, 'depth', 0) == 0
+        with part_of_a_build():
+            model = original(cfg, registry, default_args)
+        if outermost and isinstance(model, nn.Module):
+            warn_frozen_dynamic_parameters(model)
         return model
-    return build_model
+    return build_model_from_cfg
+
+
+def _registry_tree(root: Registry) -> Iterator[Registry]:
+    yield root
+    for child in root.children.values():
+        yield from _registry_tree(child)
+
+
+def _wrap_model_builds() -> None:
+    original = MODELS.build_func
+    if getattr(original, '_mmfreq_reports', False):
+        return
+    wrapper = functools.wraps(original)(_checking_build(original))
+    wrapper._mmfreq_reports = True
+    for registry in _registry_tree(MODELS):  # the codebases' model registries built so far
+        if registry.build_func is original:
+            registry.build_func = wrapper
 
 
 # _load_checkpoint_to_model (every mmengine load) calls the module's load_state_dict
 _wrap_once(mm_checkpoint, 'load_state_dict', _reporting_load_state_dict)
-_wrap_once(Runner, 'build_model', _checking_build_model)
+_wrap_model_builds()

@@ -26,6 +26,7 @@ from mmengine.config import Config
 from mmengine.hub import get_config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import MODELS, init_default_scope
+from mmengine.runner import load_checkpoint as mm_load_checkpoint
 from mmengine.structures import InstanceData
 from mmfreq.launch import adapt_config_for_cpu
 from mmfreq.layers import FDConv, FDLinear
@@ -494,10 +495,11 @@ SMALL_TEST = ['test_dataloader.dataset.pipeline.1.scale=(128,128)',
 @pytest.mark.parametrize('detector', ['faster', 'mask'])
 def test_release_checkpoint_converts_loads_strictly_and_evaluates(detector, demo_root, tmp_path,
                                                                    capsys):
-    """A checkpoint in the release's layout and container, converted by
-    tools/convert_release_checkpoint.py (checked against the config), loads strictly into the
-    config's model and is evaluated by the stock test tool on the demo COCO data. The Faster R-CNN
-    file is written as mmdet 2's publish_model.py does (no optimizer, legacy serialization)."""
+    """A checkpoint in the release's layout and container loads directly (no conversion) through
+    mmengine's strict load, and the stock test tool evaluates it on the demo COCO data: the Faster
+    R-CNN file as the release wrote it, the Mask R-CNN one after tools/convert_release_checkpoint.py
+    (checked against the config), which gives the same weights. The Faster R-CNN file is written as
+    mmdet 2's publish_model.py does (no optimizer, legacy serialization)."""
     config = R50_PAIRS[detector][1]
     weights = release_state_dict(with_mask=detector == 'mask')
     release = mmcv1_checkpoint(weights, detector)
@@ -523,9 +525,15 @@ def test_release_checkpoint_converts_loads_strictly_and_evaluates(detector, demo
         assert torch.equal(converted['state_dict'][key], value), key
     _, model = build(config)
     model.load_state_dict(converted['state_dict'], strict=True)
+    _, direct = build(config)
+    mm_load_checkpoint(direct, str(src), map_location='cpu', strict=True)  # the release file
+    for key, value in direct.state_dict().items():
+        assert torch.equal(value, model.state_dict()[key]), key
 
-    log = mmrun.test(config, dst, tmp_path, data_options('mmdet', demo_root) + SMALL_TEST)
+    evaluated = src if detector == 'faster' else dst
+    log = mmrun.test(config, evaluated, tmp_path, data_options('mmdet', demo_root) + SMALL_TEST)
     assert 'do not match exactly' not in log  # mmengine's missing / unexpected key warning
+    assert 'mmfreq: converted' not in log  # the release layout holds spectra: nothing to convert
     bbox = metric('mmdet', log)
     segm = segm_metric(log) if detector == 'mask' else None
     print(f'{detector} R-CNN R50-FDConv, release layout, random weights: bbox mAP {bbox}, '

@@ -11,6 +11,7 @@ from mmrun import NEEDS_MMYOLO
 from torch import nn
 
 import mmfreq  # noqa: F401  (registrations)
+from mmdet.registry import MODELS as DET_MODELS
 from mmengine.registry import MODELS
 from mmengine.runner import Runner
 from mmfreq.layers import FDConv, FDLinear
@@ -128,12 +129,17 @@ def test_frozen_stages_keep_ksm_and_fbm_trainable():
     assert not any(p.requires_grad for p in frozen_all.backbone.layer2.parameters())
 
 
-def test_stock_backbone_with_frozen_fdconv_warns_once_at_build(warnings_logged):
+@pytest.mark.parametrize('builder', ['registry', 'runner'])
+def test_stock_backbone_with_frozen_fdconv_warns_once_at_build(builder, warnings_logged):
     """Without the wrapper, frozen_stages freezes FDConv's dynamic parameters: one warning, when
-    the Runner builds the model, naming the option that keeps them trainable."""
+    the model is built (a codebase's registry or the Runner), naming the option that keeps them
+    trainable."""
     config = dict(type='mmdet.ResNet', depth=50, frozen_stages=1,
                   conv_cfg=dict(type='FDConv', kernel_num=4))
-    model = Runner.build_model(None, config)  # Runner.build_model does not use the runner
+    if builder == 'registry':
+        model = DET_MODELS.build(config)
+    else:
+        model = Runner.build_model(None, config)  # Runner.build_model does not use the runner
     frozen = run_reports.frozen_dynamic_parameters(model)
     expected = [f'layer1.{name}' for name, _ in model.layer1.named_parameters()
                 if 'KSM_' in name or 'FBM.' in name]
@@ -145,9 +151,19 @@ def test_stock_backbone_with_frozen_fdconv_warns_once_at_build(warnings_logged):
     assert "need_grad_list=['KSM', 'FBM']" in warnings_logged[0]
     Runner.build_model(None, dict(config, frozen_stages=-1))
     # conv_cfg built the downsample convs as FDConv too: the wrapper's choice includes them
-    Runner.build_model(None, dict(type='FDConvBackbone', backbone=config, layers=dict(
-        names=r'layer\d\.\d+\.(conv[123]|downsample\.0)')))
+    keep_trainable = dict(names=r'layer\d\.\d+\.(conv[123]|downsample\.0)')
+    Runner.build_model(None, dict(type='FDConvBackbone', backbone=config, layers=keep_trainable))
+    FDConvBackbone(backbone=config, layers=keep_trainable)  # built directly, not by a registry
     assert len(warnings_logged) == 1  # nothing frozen, or kept trainable: no warning
+    # a detector built around the frozen backbone: one warning for the whole model
+    DET_MODELS.build(dict(type='mmdet.RetinaNet', backbone=config, neck=dict(
+        type='FPN', in_channels=[256, 512, 1024, 2048], out_channels=32, num_outs=5),
+        bbox_head=dict(type='RetinaHead', num_classes=2, in_channels=32, feat_channels=32,
+                       anchor_generator=dict(type='AnchorGenerator', octave_base_scale=4,
+                                             scales_per_octave=3, ratios=[1.0],
+                                             strides=[8, 16, 32, 64, 128]),
+                       bbox_coder=dict(type='DeltaXYWHBBoxCoder'))))
+    assert len(warnings_logged) == 2 and '164 dynamic parameters' in warnings_logged[1]
 
 
 def test_cspnext_without_conv_cfg_stage_and_kernel_choice():
