@@ -32,20 +32,40 @@ class _CellAttention(nn.Module):
     """Attention of one layer's ``m`` mixtures over the ``M`` cells of its warehouse (+ the
     zero cell): ``GAP -> fc1 -> BN -> ReLU -> fc2``, each group of ``M + 1`` logits divided by
     the sum of their absolute values (+ 1e-3), blended with the fixed assignment ``temp_bias``
-    by ``temperature``. ``(B, in)`` in, ``(B * m, M)`` out (the zero cell dropped)."""
+    by ``temperature``. ``(B, in)`` in, ``(B * m, M)`` out (the zero cell dropped).
+
+    With ``nonlocal_basis_ratio < 1`` (the reference's parameter saving for large warehouses),
+    ``fc2`` gives each mixture logits for the layer's own ``L`` cells (those from ``start``), for
+    ``n = max(int(N * ratio), 16)`` basis vectors and for the zero cell; ``fc3`` maps the basis
+    logits to the ``N = M - L`` cells of the other layers, and ``basis_bias`` replaces fc2's
+    bias."""
 
     def __init__(self, in_channels: int, reduction: float, num_cells: int, num_mixtures: int,
-                 factory_kwargs: dict):
+                 factory_kwargs: dict, start: int = 0, cell_num_ratio: float = 1.0,
+                 nonlocal_basis_ratio: float = 1.0):
         super().__init__()
         hidden = max(int(in_channels * reduction), 16)
         self.num_cells, self.num_mixtures = num_cells, num_mixtures
         self.fc1 = nn.Linear(in_channels, hidden, bias=False, **factory_kwargs)
         self.norm1 = nn.BatchNorm1d(hidden, **factory_kwargs)
         self.act1 = nn.ReLU(inplace=True)
-        self.fc2 = nn.Linear(hidden, (num_cells + 1) * num_mixtures, **factory_kwargs)
-        for fc in (self.fc1, self.fc2):
-            nn.init.kaiming_normal_(fc.weight, mode='fan_out', nonlinearity='relu')
-        nn.init.zeros_(self.fc2.bias)
+        self.uses_basis = nonlocal_basis_ratio < 1
+        if self.uses_basis:
+            self.start = start
+            self.num_local_cells = int(cell_num_ratio * num_mixtures)
+            num_nonlocal = num_cells - self.num_local_cells
+            self.num_basis = max(int(num_nonlocal * nonlocal_basis_ratio), 16)
+            self.fc2 = nn.Linear(hidden, (self.num_local_cells + self.num_basis + 1)
+                                 * num_mixtures, bias=False, **factory_kwargs)
+            self.fc3 = nn.Linear(self.num_basis, num_nonlocal, bias=False, **factory_kwargs)
+            self.basis_bias = nn.Parameter(torch.zeros((num_cells + 1) * num_mixtures,
+                                                       **factory_kwargs))
+        else:
+            self.fc2 = nn.Linear(hidden, (num_cells + 1) * num_mixtures, **factory_kwargs)
+            nn.init.zeros_(self.fc2.bias)
+        for fc in (self.fc1, self.fc2, getattr(self, 'fc3', None)):
+            if fc is not None and fc.weight.numel():  # fc3 is empty without other layers
+                nn.init.kaiming_normal_(fc.weight, mode='fan_out', nonlinearity='relu')
         # not in the state dict (as in the reference): derived from the warehouse layout
         self.register_buffer('temp_bias', torch.zeros((num_cells + 1) * num_mixtures,
                                                       device=factory_kwargs.get('device')),
@@ -74,8 +94,20 @@ class _CellAttention(nn.Module):
         self.temp_bias.copy_(bias)
         return start
 
+    def _logits_from_basis(self, reduced: torch.Tensor) -> torch.Tensor:
+        """``(B, m * (L + n + 1))`` -> ``(B, m * (M + 1))``: the other layers' cells from the
+        basis, placed around this layer's cells (from ``start``), then ``basis_bias``."""
+        reduced = reduced.view(-1, self.num_local_cells + self.num_basis + 1)
+        local, basis, zero = reduced.split([self.num_local_cells, self.num_basis, 1], dim=1)
+        nonlocal_cells = self.fc3(basis)
+        logits = torch.cat([nonlocal_cells[:, :self.start], local,
+                            nonlocal_cells[:, self.start:], zero], dim=1)
+        return logits.view(-1, self.basis_bias.numel()) + self.basis_bias
+
     def forward(self, pooled_x: torch.Tensor) -> torch.Tensor:
         logits = self.fc2(self.act1(pooled_batch_norm(self.norm1, self.fc1(pooled_x))))
+        if self.uses_basis:
+            logits = self._logits_from_basis(logits)
         logits = logits.view(-1, self.num_mixtures, self.num_cells + 1)
         attention = logits / (logits.abs().sum(dim=2, keepdim=True) + 1e-3)
         t = self.temperature
@@ -101,8 +133,9 @@ class KWConv2d(DynamicConv2dBase):
             every layer is reserved). None (e.g. ``conv_cfg=dict(type='KWConv2d')``): the layer
             makes a private manager with the options below and a warehouse of its own.
         warehouse_name: names sharing a warehouse (after the manager's ``sharing_range``).
-        reduction, cell_num_ratio, cell_inplane_ratio, cell_outplane_ratio: the private
-            manager's options (:class:`KernelWarehouseManager`); ignored with a shared manager.
+        reduction, cell_num_ratio, cell_inplane_ratio, cell_outplane_ratio,
+            nonlocal_basis_ratio: the private manager's options
+            (:class:`KernelWarehouseManager`); ignored with a shared manager.
         temperature: t in [0, 1] (module docstring); default 0.
     """
 
@@ -115,7 +148,8 @@ class KWConv2d(DynamicConv2dBase):
                  warehouse_manager: Optional['KernelWarehouseManager'] = None,
                  warehouse_name: str = 'default', reduction: float = 0.0625,
                  cell_num_ratio: float = 1.0, cell_inplane_ratio: float = 1.0,
-                 cell_outplane_ratio: float = 1.0, temperature: float = 0.0):
+                 cell_outplane_ratio: float = 1.0, nonlocal_basis_ratio: float = 1.0,
+                 temperature: float = 0.0):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, device, dtype)
         self.bias = nn.Parameter(torch.zeros(out_channels, **self.factory_kwargs)) \
@@ -127,7 +161,7 @@ class KWConv2d(DynamicConv2dBase):
             warehouse_manager = KernelWarehouseManager(
                 reduction=reduction, cell_num_ratio=cell_num_ratio,
                 cell_inplane_ratio=cell_inplane_ratio, cell_outplane_ratio=cell_outplane_ratio,
-                sharing_range=())
+                nonlocal_basis_ratio=nonlocal_basis_ratio, sharing_range=())
         self.warehouse_id = warehouse_manager.reserve(self, warehouse_name)
         self._manager = [warehouse_manager]  # a list: not a submodule of a shared layer
         if private:
@@ -141,7 +175,7 @@ class KWConv2d(DynamicConv2dBase):
         return self._manager[0].weights[self.warehouse_id]
 
     def init_attention(self, cell_shape: Sequence[int], start: int, reduction: float,
-                       cell_num_ratio: float) -> int:
+                       cell_num_ratio: float, nonlocal_basis_ratio: float = 1.0) -> int:
         """Make the attention for a warehouse of ``cell_shape`` and assign cells from
         ``start`` (called by the manager's ``allocate``); returns the next free cell."""
         num_cells, cell_out, cell_in = cell_shape[:3]
@@ -151,7 +185,8 @@ class KWConv2d(DynamicConv2dBase):
         self.groups_spatial = math.prod(k // c for k, c in zip(self.kernel_size, cell_shape[3:]))
         num_mixtures = self.groups_out * self.groups_in * self.groups_spatial
         self.attention = _CellAttention(self.in_channels, reduction, num_cells, num_mixtures,
-                                        self.factory_kwargs)
+                                        self.factory_kwargs, start, cell_num_ratio,
+                                        nonlocal_basis_ratio)
         self.update_temperature(self.initial_temperature)
         return self.attention.assign_cells(start, cell_num_ratio)
 
@@ -195,6 +230,10 @@ class KernelWarehouseManager(nn.Module):
             "KW (4x)"; below 1 the warehouse holds fewer cells than the layers have mixtures).
         cell_inplane_ratio, cell_outplane_ratio: cell input / output channels as a fraction of
             the greatest common divisor of the warehouse's layers' input / output channels (1).
+        nonlocal_basis_ratio: below 1, each layer's attention reaches the cells of the other
+            layers of its warehouse through ``max(int(their number * ratio), 16)`` basis
+            vectors (``fc3``), which saves parameters in large warehouses (the authors' "KW
+            (1/2x)" ResNet-50 uses 1/16); 1 (or more): direct logits for every cell.
         sharing_range: name prefixes that are merged: with ``('layer', 'conv')`` (the authors'
             ResNet setting) the layer named ``stage2_layer3_conv1`` uses the warehouse
             ``stage2_layer_conv``: all convs of a stage share one warehouse; with
@@ -203,12 +242,14 @@ class KernelWarehouseManager(nn.Module):
 
     def __init__(self, reduction: float = 0.0625, cell_num_ratio: float = 1.0,
                  cell_inplane_ratio: float = 1.0, cell_outplane_ratio: float = 1.0,
+                 nonlocal_basis_ratio: float = 1.0,
                  sharing_range: Sequence[str] = ('layer', 'conv')):
         super().__init__()
         name = 'KernelWarehouseManager'
         for option, value in (('reduction', reduction), ('cell_num_ratio', cell_num_ratio),
                               ('cell_inplane_ratio', cell_inplane_ratio),
-                              ('cell_outplane_ratio', cell_outplane_ratio)):
+                              ('cell_outplane_ratio', cell_outplane_ratio),
+                              ('nonlocal_basis_ratio', nonlocal_basis_ratio)):
             check_option(name, option, value,
                          isinstance(value, (int, float)) and not isinstance(value, bool)
                          and value > 0, 'a number > 0')
@@ -219,6 +260,7 @@ class KernelWarehouseManager(nn.Module):
                      "a sequence of name parts, e.g. ('layer', 'conv')")
         self.reduction, self.cell_num_ratio = reduction, cell_num_ratio
         self.cell_inplane_ratio, self.cell_outplane_ratio = cell_inplane_ratio, cell_outplane_ratio
+        self.nonlocal_basis_ratio = nonlocal_basis_ratio
         self.sharing_range = tuple(sharing_range)
         self._layouts: Dict[str, List[Tuple[int, ...]]] = {}  # warehouse -> kernel shapes
         self.weights = None
@@ -271,7 +313,7 @@ class KernelWarehouseManager(nn.Module):
             cells = self.weights[index]
             start = ends[index]
             ends[index] = layer.init_attention(tuple(cells.shape), start, self.reduction,
-                                               self.cell_num_ratio)
+                                               self.cell_num_ratio, self.nonlocal_basis_ratio)
             with torch.no_grad():
                 nn.init.kaiming_normal_(cells[start:ends[index]].view(-1, *cells.shape[2:]),
                                         mode='fan_out', nonlinearity='relu')
@@ -284,5 +326,7 @@ class KernelWarehouseManager(nn.Module):
                                  f'1 / n for layouts whose mixtures split evenly')
 
     def extra_repr(self) -> str:
-        return (f'warehouses={len(self._layouts)}, cell_num_ratio={self.cell_num_ratio}, '
-                f'sharing_range={self.sharing_range}')
+        basis = (f', nonlocal_basis_ratio={self.nonlocal_basis_ratio}'
+                 if self.nonlocal_basis_ratio < 1 else '')
+        return (f'warehouses={len(self._layouts)}, cell_num_ratio={self.cell_num_ratio}'
+                f'{basis}, sharing_range={self.sharing_range}')

@@ -148,8 +148,8 @@ _KW_DOC = """mm ``{base}`` with KernelWarehouse (module docstring).
         Args:
             depth, *args, **kwargs: as ``{base}``.
             reduction, cell_num_ratio, cell_inplane_ratio, cell_outplane_ratio,
-            sharing_range: the ``KernelWarehouseManager``'s (``cell_num_ratio`` 1: "KW (1x)",
-                4: "KW (4x)").
+            nonlocal_basis_ratio, sharing_range: the ``KernelWarehouseManager``'s
+                (``cell_num_ratio`` 1: "KW (1x)", 4: "KW (4x)").
             need_grad_list: name fragments of parameters that stay trainable in frozen stages.
         """
 
@@ -170,13 +170,14 @@ def _dynamic_class(base, name: str, **fixed):
 def _kw_class(base, name: str, **fixed):
     def __init__(self, depth: int, *args, reduction: float = 0.0625,
                  cell_num_ratio: float = 1.0, cell_inplane_ratio: float = 1.0,
-                 cell_outplane_ratio: float = 1.0,
+                 cell_outplane_ratio: float = 1.0, nonlocal_basis_ratio: float = 1.0,
                  sharing_range: Sequence[str] = ('layer', 'conv'),
                  need_grad_list: Sequence[str] = (), **kwargs):
         base.__init__(self, depth, *args, conv_cfg=None, **{**fixed, **kwargs})
         self._build_warehouses(dict(reduction=reduction, cell_num_ratio=cell_num_ratio,
                                     cell_inplane_ratio=cell_inplane_ratio,
                                     cell_outplane_ratio=cell_outplane_ratio,
+                                    nonlocal_basis_ratio=nonlocal_basis_ratio,
                                     sharing_range=sharing_range), need_grad_list)
 
     return type(name, (KernelWarehouseResNetMixin, base),

@@ -248,6 +248,53 @@ def test_kernel_warehouse_layers_share_one_warehouse():
         KWConv2d(16, 16, 1, warehouse_manager=manager)
 
 
+def test_kernel_warehouse_nonlocal_basis_equals_direct_logits_through_the_composed_map():
+    """nonlocal_basis_ratio < 1: the logits of the other layers' cells come from a basis (fc3);
+    the attention equals that of a direct layer whose fc2 is the composed map (identity on the
+    layer's own cells and the zero cell, fc3 on the basis) and whose bias is basis_bias."""
+    def shared_pair(ratio):
+        manager = KernelWarehouseManager(cell_num_ratio=1, nonlocal_basis_ratio=ratio,
+                                         sharing_range=('layer',))
+        net = nn.ModuleDict(dict(
+            a=KWConv2d(16, 32, 3, padding=1, warehouse_manager=manager,
+                       warehouse_name='stage0_layer0_conv1'),
+            b=KWConv2d(32, 32, 3, padding=1, warehouse_manager=manager,
+                       warehouse_name='stage0_layer1_conv1')))
+        net.manager = manager
+        manager.store()
+        manager.allocate(net)
+        return net
+
+    basis, direct = shared_pair(0.0625), shared_pair(1.0)
+    layer, plain = basis.b.attention, direct.b.attention
+    # b's 18 cells follow a's 9 in the warehouse of 27; 9 other cells -> max(int(9/16), 16) basis
+    assert (layer.start, layer.num_local_cells, layer.num_basis) == (9, 18, 16)
+    assert layer.fc2.bias is None and layer.fc3.weight.shape == (9, 16)
+    assert layer.basis_bias.shape == plain.fc2.bias.shape == (28 * 18,)
+    assert 'nonlocal_basis_ratio=0.0625' in repr(basis.manager)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.normal_()
+        local, width = layer.num_local_cells, layer.num_local_cells + layer.num_basis + 1
+        composed = torch.zeros(28, width)
+        composed[:9, local:local + 16] = layer.fc3.weight  # a's cells, before b's own
+        composed[9:27, :local] = torch.eye(local)
+        composed[27, -1] = 1
+        weight = layer.fc2.weight.view(18, width, -1)
+        plain.fc2.weight.copy_(torch.einsum('cw,mwh->mch', composed, weight).reshape(28 * 18, -1))
+        plain.fc2.bias.copy_(layer.basis_bias)
+        for name in ('fc1.weight', 'norm1.weight', 'norm1.bias'):
+            plain.get_parameter(name).copy_(layer.get_parameter(name))
+    direct.manager.weights[0].data.copy_(basis.manager.weights[0])
+    x = torch.randn(3, 32, 6, 5)
+    for mode in (True, False):
+        basis.train(mode), direct.train(mode)
+        torch.testing.assert_close(basis.b.cell_attention(x), direct.b.cell_attention(x))
+        torch.testing.assert_close(basis.b(x), direct.b(x), rtol=1e-4, atol=1e-5)
+    basis.b(x).sum().backward()
+    assert all(p.grad is not None for p in (layer.fc3.weight, layer.basis_bias))
+
+
 @pytest.mark.parametrize('method, options, message', [
     ('CondConv2d', dict(num_experts=0), 'num_experts=0 .* an int >= 1'),
     ('DynamicConv2d', dict(kernel_num=0), 'kernel_num=0 .* an int >= 1'),
@@ -258,6 +305,7 @@ def test_kernel_warehouse_layers_share_one_warehouse():
     ('KWConv2d', dict(cell_num_ratio=0), 'cell_num_ratio=0 .* > 0'),
     ('KWConv2d', dict(cell_num_ratio=0.5), 'cell_num_ratio=0.5 .* whole number'),
     ('KWConv2d', dict(temperature=2), r'temperature=2 .* \[0, 1\]'),
+    ('KWConv2d', dict(nonlocal_basis_ratio=0), 'nonlocal_basis_ratio=0 .* > 0'),
     ('DCDConv2d', dict(groups=2), 'groups=2 .* 1 \\(DCD has no grouped form\\)'),
     ('DCDConv2d', dict(padding=0), "padding=0 .*'same'"),
 ])
