@@ -10,7 +10,11 @@ around ``mmengine.analysis``.
   (``mode='tensor'``: segmentors run backbone, neck and decode head, the auxiliary head is
   train-only; a decode head whose forward needs the data samples (Mask2Former, MaskFormer) and
   detectors, which run the whole network including the RPN and RoI heads, get one sample whose
-  image/pad shape is the input size) on a random ``(1, 3, H, W)`` input. One fused multiply-add
+  image/pad shape is the input size) on a random ``(1, 3, H, W)`` input. A two-stage mmdet detector
+  gets the RPN's full number of proposals (``test_cfg.rpn.max_per_img``, as a trained RPN gives):
+  the RPN head runs, and the RoI head gets that many fixed boxes instead of what NMS keeps of
+  an untrained RPN's output, which depends on the random weights (an untrained dynamic-conv
+  backbone in eval mode can give a handful of proposals, or none). One fused multiply-add
   counts as one FLOP (mmengine's convention). Besides mmengine's default operator handles,
   ``aten::scaled_dot_product_attention`` is counted as its two matrix products
   (``N*M*(d + d_v)`` per batch and head), so attention written with the fused kernel counts like
@@ -44,7 +48,7 @@ __all__ = ['resolve_config_path', 'load_config', 'task_of', 'build_model', 'coun
 PACKAGES = dict(mmdet='mmdet', mmseg='mmseg', mmrotate='mmrotate', mmpretrain='mmpretrain',
                 mmyolo='mmyolo')
 TASKS = ('mmseg', 'mmdet', 'mmrotate', 'mmyolo', 'mmpretrain')  # mmyolo's count as mmdet's
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: two-stage detectors at a fixed number of proposals
 # the papers' input sizes (H, W): ADE20K 512x2048 (SegFormer: 512x512), COCO 1333x800, DOTA 1024;
 # mmyolo: the real-time detectors' 640x640; mmpretrain: ImageNet's 224x224
 DEFAULT_INPUT_HW = dict(mmseg=(512, 2048), mmdet=(800, 1333), mmrotate=(1024, 1024),
@@ -153,6 +157,35 @@ def _segmentor_tensor_forward(model: nn.Module, samples, inputs: torch.Tensor):
     return model.decode_head.forward(model.extract_feat(inputs), samples)
 
 
+def _two_stage_with_rpn(model: nn.Module, task: str) -> bool:
+    if task != 'mmdet':
+        return False  # mmrotate's RPNs propose rotated boxes
+    from mmdet.models.detectors import TwoStageDetector
+    return isinstance(model, TwoStageDetector) and model.with_rpn
+
+
+def _fixed_proposals(num: int, hw: Tuple[int, int], device) -> torch.Tensor:
+    """``num`` boxes ``(x1, y1, x2, y2)`` inside an ``hw`` image, the same on every call."""
+    generator = torch.Generator().manual_seed(0)
+    height, width = hw
+    centre = torch.rand(num, 2, generator=generator) * torch.tensor([width, height])
+    size = 16 + torch.rand(num, 2, generator=generator) * 240
+    boxes = torch.cat([centre - size / 2, centre + size / 2], dim=1)
+    limit = torch.tensor([width, height, width, height], dtype=boxes.dtype)
+    return torch.minimum(boxes.clamp(min=0), limit).to(device)
+
+
+def _two_stage_tensor_forward(model: nn.Module, samples, proposals: torch.Tensor,
+                              inputs: torch.Tensor):
+    """mmdet's ``mode='tensor'`` forward of a two-stage detector with ``proposals`` as the RPN's
+    result (the RPN head's convs run and count; its NMS counts 0 anyway)."""
+    from mmengine.structures import InstanceData
+    x = model.extract_feat(inputs)
+    rpn_outs = model.rpn_head(x)
+    roi_outs = model.roi_head.forward(x, [InstanceData(bboxes=proposals)], samples)
+    return rpn_outs, roi_outs
+
+
 def flop_analyzer(model: nn.Module, task: str, hw: Tuple[int, int]):
     """A ``FlopAnalyzer`` of ``model``'s inference forward on a random ``(1, 3, *hw)`` input (module
     docstring). Tracing happens lazily, on the first query of the analyzer; query it inside
@@ -162,6 +195,10 @@ def flop_analyzer(model: nn.Module, task: str, hw: Tuple[int, int]):
     inputs = torch.randn(1, 3, *hw, device=device)
     if task == 'mmseg' and _head_needs_samples(model):
         model.forward = partial(_segmentor_tensor_forward, model, _segmentation_samples(hw))
+    elif _two_stage_with_rpn(model, task):
+        proposals = _fixed_proposals(model.rpn_head.test_cfg.max_per_img, hw, device)
+        model.forward = partial(_two_stage_tensor_forward, model, _detection_samples(hw),
+                                proposals)
     else:
         samples = None if task in ('mmseg', 'mmpretrain') else _detection_samples(hw)
         model.forward = partial(type(model).forward.__get__(model), data_samples=samples,

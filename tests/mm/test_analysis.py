@@ -367,6 +367,34 @@ def test_paper_table_on_a_small_config(tmp_path):
                             cache_file=str(tmp_path / 'cache.json')).cached
 
 
+def test_two_stage_detector_flops_do_not_depend_on_what_an_untrained_rpn_proposes():
+    """The RoI head is counted at the RPN's full number of proposals (max_per_img): the same
+    FLOPs when the backbone's features are NaN (as an untrained DCD ResNet's are in eval mode,
+    so that NMS keeps no proposal), and the box head's share grows with max_per_img."""
+    from mmfreq.analysis.complexity import build_model, flop_analyzer, load_config
+    cfg = load_config(str(REPO / 'configs/demo/faster-rcnn_r50-dcd-tiny_fpn_40it_demo-coco-128.py'))
+
+    def flops(model):
+        with torch.no_grad():
+            analyzer = flop_analyzer(model, 'mmdet', (96, 128))
+            try:
+                return analyzer.total(), analyzer.total('roi_head')
+            finally:
+                del model.forward
+
+    model = build_model(cfg)
+    total, roi = flops(model)
+    assert roi > 0
+    with torch.no_grad():
+        model.backbone.norm1.running_var.zero_()
+        model.backbone.norm1.weight.fill_(float('inf'))
+        features = model.extract_feat(torch.randn(1, 3, 96, 128))
+        assert not torch.isfinite(features[0]).any()
+    assert flops(model) == (total, roi)
+    model.rpn_head.test_cfg.max_per_img //= 2
+    assert flops(model)[1] == pytest.approx(roi / 2, rel=0.01)
+
+
 # ------------------------------------------------------------------------------------------------
 # the command-line tools, end to end on a tiny config with a saved random checkpoint
 
