@@ -127,6 +127,30 @@ def test_batched_conv_equals_each_sample_convolved_with_its_own_kernel(method, g
         assert torch.allclose(layer(x), expected, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize('stride, padding, dilation, size', [
+    (1, 1, 1, (6, 5)), (2, 1, 1, (13, 12)), (1, 2, 2, (7, 7)), (2, 0, 1, (9, 8))])
+def test_unfolded_per_sample_conv_equals_each_sample_convolved(stride, padding, dilation, size):
+    """Many channels on a small map (unfold_is_faster): the batched matrix product over the
+    unfolded input gives each sample's conv with its per-sample bias, and the same gradients."""
+    from mmfreq.layers.dynamic_conv_base import UNFOLD_MIN_CHANNELS, unfold_is_faster
+    x = torch.randn(3, UNFOLD_MIN_CHANNELS, *size, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(3, 8, UNFOLD_MIN_CHANNELS, 3, 3, dtype=torch.float64,
+                         requires_grad=True)
+    bias = torch.randn(3, 8, dtype=torch.float64, requires_grad=True)
+    reference = torch.stack([F.conv2d(x[b:b + 1], weight[b], bias[b], stride, padding,
+                                      dilation)[0] for b in range(3)])
+    out_size = tuple(reference.shape[-2:])
+    assert unfold_is_faster(x, UNFOLD_MIN_CHANNELS, out_size)
+    assert not unfold_is_faster(x, UNFOLD_MIN_CHANNELS // 2, out_size)
+    assert not unfold_is_faster(x[:1], UNFOLD_MIN_CHANNELS, out_size)
+    out = per_sample_conv(x, weight, bias, (stride,) * 2, (padding,) * 2, (dilation,) * 2, 1)
+    torch.testing.assert_close(out, reference)
+    grad = torch.randn_like(reference)
+    for got, want in zip(torch.autograd.grad(out, (x, weight, bias), grad),
+                         torch.autograd.grad(reference, (x, weight, bias), grad)):
+        torch.testing.assert_close(got, want)
+
+
 def test_per_sample_conv_with_shared_and_per_sample_bias():
     x, weight = torch.randn(3, 4, 6, 6), torch.randn(3, 6, 2, 3, 3)
     for bias in (torch.randn(6), torch.randn(3, 6), None):
