@@ -10,7 +10,8 @@ says. Block convs that are not plain convs (DCN from ``dcn``) are left alone.
 With ``frozen_stages``, the parameters of frozen stages whose name contains an entry of
 ``need_grad_list`` (release: ``['KSM', 'FBM']``) stay trainable, also after ``train()`` (which calls
 ``_freeze_stages``). Frozen stages are still put in eval mode, so their KSM BatchNorm uses running
-statistics.
+statistics. ``with_cp=True`` checkpoints each block with ``use_reentrant=False`` given
+(:mod:`.block_checkpoint`).
 
 Registered names:
 
@@ -31,6 +32,7 @@ from mmcv.cnn import build_conv_layer
 from torch import nn
 
 from . import usable
+from .block_checkpoint import checkpoint_explicitly_
 
 __all__ = ['replace_block_convs_', 'keep_trainable_', 'DEFAULT_BLOCK_CONV_CFG',
            'DEFAULT_NEED_GRAD_LIST']
@@ -104,6 +106,7 @@ class FDConvResNetMixin:
     def make_res_layer(self, **kwargs):
         res_layer = super().make_res_layer(**kwargs)
         replace_block_convs_(res_layer, self.block_conv_cfg)
+        checkpoint_explicitly_(res_layer)  # with_cp: the stock blocks omit use_reentrant
         return res_layer
 
     def _freeze_stages(self):

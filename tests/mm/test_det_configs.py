@@ -8,7 +8,9 @@ full-width configs' models and evaluated by the stock test tool.
 import copy
 import importlib.util
 import math
+import pickle
 import re
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -271,9 +273,17 @@ def test_r50_fdconv_gradient_checkpointing():
     grads = []
     for model in (plain, checkpointed):
         model.train()
-        sum(o.square().mean() for o in model(x)).backward()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            sum(o.square().mean() for o in model(x)).backward()
+        assert not [w for w in caught if 'use_reentrant' in str(w.message)]
         grads.append(model.layer3[0].conv2.dft_weight.grad)
     torch.testing.assert_close(grads[0], grads[1])
+    assert type(checkpointed.layer3[0]).__name__.startswith('Checkpointed_')
+    assert pickle.loads(pickle.dumps(checkpointed)).layer3[0].with_cp is False
+    checkpointed.eval(), plain.eval()
+    with torch.no_grad():  # no gradient: the block runs without a checkpoint
+        torch.testing.assert_close(checkpointed(x)[-1], plain(x)[-1])
 
 
 def convert_tool():
