@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn.modules.utils import _pair
 
 from .layer_inputs import check_channels, empty_batch_output
+from .per_sample_conv import conv_output_size
 from .torch_support import is_compiling
 
 __all__ = ['DynamicConv2dBase', 'PositiveTemperatureMixin', 'per_sample_conv', 'unfold_is_faster',
@@ -79,8 +80,7 @@ def per_sample_conv(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.
     if groups == 1 and not isinstance(padding, str) and not is_compiling():
         kernel, stride, padding, dilation = (_pair(v) for v in (
             tuple(weight.shape[3:]), stride, padding, dilation))
-        out_size = tuple((x.shape[2 + i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1)
-                         // stride[i] + 1 for i in range(2))
+        out_size = conv_output_size(tuple(x.shape[2:]), kernel, stride, padding, dilation)
         if unfold_is_faster(x, x.shape[1], out_size):
             columns = F.unfold(x, kernel, dilation, padding, stride)  # (B, in * kh * kw, L)
             out = torch.bmm(weight.reshape(batch, out_channels, -1), columns)

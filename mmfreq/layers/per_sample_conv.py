@@ -35,9 +35,11 @@ def explicit_padding(padding: Union[str, _Pair], kernel_size: int, dilation: _Pa
     return tuple(padding)
 
 
-def conv_output_size(size: _Pair, kernel: int, stride: _Pair, padding: _Pair,
+def conv_output_size(size: _Pair, kernel: Union[int, _Pair], stride: _Pair, padding: _Pair,
                      dilation: _Pair) -> _Pair:
-    return tuple((s + 2 * padding[i] - dilation[i] * (kernel - 1) - 1) // stride[i] + 1
+    """The output height and width of a conv (``kernel``: one size for both axes, or a pair)."""
+    kernel = (kernel, kernel) if isinstance(kernel, int) else kernel
+    return tuple((s + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1
                  for i, s in enumerate(size))
 
 

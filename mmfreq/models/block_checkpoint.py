@@ -28,8 +28,6 @@ _CLASSES: Dict[type, type] = {}
 
 
 def _checkpointed_class(block_class: type) -> type:
-    if issubclass(block_class, _ExplicitlyCheckpointed):
-        return block_class
     if block_class not in _CLASSES:
         name = f"Checkpointed_{block_class.__module__.replace('.', '_')}_{block_class.__name__}"
         new_class = type(name, (_ExplicitlyCheckpointed, block_class),
