@@ -140,7 +140,7 @@ class FDConv(FrequencyDynamicMixin, nn.Conv2d):
             else:
                 parts = x.split(self._samples_per_chunk(x))
                 x = self.FBM(x) if len(parts) == 1 else torch.cat([self.FBM(p) for p in parts])
-        filter_to_output = self._filter_to_output(out_h * out_w, height * width, k)
+        filter_to_output = self._filter_to_output(out_h * out_w, height * width, k, x.shape[0])
         spec = self._layer_spec(filter_to_output, stride=self.stride,
                                 padding=padding, dilation=self.dilation)
         out = self._dynamic_forward(x, pooled, spec)
@@ -213,7 +213,8 @@ class FDLinear(FrequencyDynamicMixin, nn.Linear):
         batch, num_tokens, _ = tokens.shape
         pooled = tokens.mean(dim=1).view(batch, self.in_features, 1, 1)
         # filter factor on the output tokens when they are fewer than the weight's rows' length
-        spec = self._layer_spec(self._filter_to_output(num_tokens, num_tokens, 1), linear=True)
+        spec = self._layer_spec(self._filter_to_output(num_tokens, num_tokens, 1, batch),
+                                linear=True)
         out = self._dynamic_forward(tokens, pooled, spec)
         return out.reshape(*leading, self.out_features)
 

@@ -19,6 +19,7 @@ from .kernel_spatial_modulation import local_logits
 from .layer_inputs import autocast_off, autocast_state
 from .per_sample_conv import (per_sample_conv2d, per_sample_conv2d_backward, per_sample_linear,
                               per_sample_linear_backward)
+from .torch_support import is_compiling
 
 __all__ = ['GroupScaledSpectrum', 'LocallyModulatedWeight', 'RecomputedDynamicLayer',
            'DynamicLayerSpec', 'fdw_spectrum', 'modulated_weight', 'dynamic_layer_forward']
@@ -38,23 +39,26 @@ class GroupScaledSpectrum(torch.autograd.Function):
     """``spectrum[b, n] = sum_p S[p, n] * scale[b, p, group_index[n]]``, complex ``(B, d1, c)``,
     with ``S`` the complex view of ``dft_weight`` ``(P, d1, c, 2)``.
 
-    Forward: one gather of the real ``scale`` to every coefficient and one real multiply of the
-    (real, imag) pairs (no complex gather, which ONNX has no form for). Backward:
-    ``grad S = sum_b scale[b, group] * grad_b`` and, per group, the sum of ``Re(grad * conj(S))``
-    (one scatter-add); nothing per sample is saved.
+    Forward: one gather of the real ``scale`` to every coefficient, then complex-by-real
+    multiplies (traced for export: real multiplies of the (real, imag) pairs instead, as ONNX has
+    no complex gather or product). Backward: ``grad S = sum_b scale[b, group] * grad_b`` and, per
+    group, the sum of ``Re(grad * conj(S))`` (one scatter-add); nothing per sample is saved.
     """
 
     @staticmethod
     def forward(ctx, dft_weight, scale, group_index):
         num_ratio, d1, cols, _ = dft_weight.shape
-        pairs = dft_weight.reshape(num_ratio, -1, 2)  # (P, N, 2)
-        per_entry = _per_entry(scale, group_index).unsqueeze(-1)  # (B, P, N, 1)
-        if num_ratio == 1:
-            scaled = per_entry[:, 0] * pairs[0]
-        else:
-            scaled = (per_entry * pairs).sum(1)
+        per_entry = _per_entry(scale, group_index)  # (B, P, N)
+        if is_compiling() or torch.jit.is_tracing():
+            pairs = dft_weight.reshape(num_ratio, -1, 2)
+            scaled = torch.view_as_complex((per_entry.unsqueeze(-1) * pairs).sum(1))
+        else:  # a complex-by-real multiply: no broadcast over the (real, imag) pairs
+            spectrum = torch.view_as_complex(dft_weight).reshape(num_ratio, -1)
+            scaled = spectrum[0] * per_entry[:, 0]
+            for ratio in range(1, num_ratio):
+                scaled += spectrum[ratio] * per_entry[:, ratio]
         ctx.save_for_backward(dft_weight, scale, group_index)
-        return torch.view_as_complex(scaled).view(-1, d1, cols)
+        return scaled.view(-1, d1, cols)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -62,17 +66,27 @@ class GroupScaledSpectrum(torch.autograd.Function):
     def backward(ctx, grad):
         dft_weight, scale, group_index = ctx.saved_tensors
         batch, num_ratio, num_groups = scale.shape
-        grad = torch.view_as_real(grad.reshape(batch, 1, -1))  # (B, 1, N, 2)
+        grad = grad.reshape(batch, -1)  # complex (B, N)
         grad_dft = grad_scale = None
+        per_entry = _per_entry(scale, group_index)  # (B, P, N)
         if ctx.needs_input_grad[0]:
-            grad_pairs = (grad * _per_entry(scale, group_index).unsqueeze(-1)).sum(0)
-            grad_dft = grad_pairs.view_as(dft_weight)
+            parts = [_weighted_batch_sum(grad, per_entry[:, ratio]) for ratio in range(num_ratio)]
+            grad_dft = parts[0].unsqueeze(0) if num_ratio == 1 else torch.stack(parts)
+            grad_dft = torch.view_as_real(grad_dft).view_as(dft_weight)
         if ctx.needs_input_grad[1]:  # Re(grad * conj(S)): a complex multiply is the fast form
-            spectrum = torch.view_as_complex(dft_weight).reshape(num_ratio, -1)
-            inner = (torch.view_as_complex(grad) * spectrum.conj()).real  # (B, P, N)
-            grad_scale = scale.new_zeros(batch, num_ratio, num_groups).scatter_add_(
-                2, group_index.expand_as(inner), inner)
+            spectrum = torch.view_as_complex(dft_weight).reshape(num_ratio, 1, -1)
+            inner = (grad.unsqueeze(0) * spectrum.conj()).real  # (P, B, N)
+            grad_scale = scale.new_zeros(num_ratio, batch, num_groups).scatter_add_(
+                2, group_index.expand_as(inner), inner).transpose(0, 1)
         return grad_dft, grad_scale, None
+
+
+def _weighted_batch_sum(grad: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``sum_b grad[b] * weights[b]`` for complex ``grad`` and real ``weights`` ``(B, N)``."""
+    total = grad[0] * weights[0]
+    for sample in range(1, grad.shape[0]):
+        total += grad[sample] * weights[sample]
+    return total
 
 
 def _per_entry(scale: torch.Tensor, group_index: torch.Tensor) -> torch.Tensor:

@@ -199,16 +199,19 @@ class FrequencyDynamicMixin:
             return full_spectrum(self.dft_weight, out_channels * k, in_channels * k)
         return conv_weight_to_dft_weight(self._dense_weight(), self.param_ratio)
 
-    def _filter_to_output(self, out_size: int, in_size: int, k: int) -> bool:
+    def _filter_to_output(self, out_size: int, in_size: int, k: int, batch: int) -> bool:
         """Whether the filter factor multiplies the output rather than the weight (identical by
-        linearity): where the output is smaller than the weight, and no larger than the input
-        (the recomputing node then keeps the output before the factor); with FBM, which keeps
-        the input and its own output already, no larger than half the input. Decided by the
-        sizes, so not under torch.compile / torch.export."""
+        linearity): where the output is smaller than the weight, and the output before the
+        factor, which the recomputing node then keeps, is small next to what the layer keeps
+        anyway: no larger than the input (with FBM, which keeps the input and its own output
+        already, half the input), or the whole batch's no larger than half of one weight.
+        Decided by the sizes, so not under torch.compile / torch.export."""
         out_channels, in_channels = self._fd_weight_shape()[:2]
         kept_inputs = 2 if getattr(self, 'FBM', None) is not None else 1
+        weight_size = out_channels * in_channels * k * k
         return (not is_compiling() and out_size < in_channels * k * k
-                and kept_inputs * out_channels * out_size <= in_channels * in_size)
+                and (kept_inputs * out_channels * out_size <= in_channels * in_size
+                     or 2 * batch * out_channels * out_size <= weight_size))
 
     def _layer_spec(self, filter_to_output: bool, **geometry) -> DynamicLayerSpec:
         out_channels, in_channels, k, _ = self._fd_weight_shape()

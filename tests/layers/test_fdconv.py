@@ -413,6 +413,21 @@ def test_grouped_spectrum_gradcheck():
             lambda d, s: GroupScaledSpectrum.apply(d, s, groups), (dft, scale))
 
 
+def test_grouped_spectrum_traced_form_is_the_eager_one(monkeypatch):
+    """Export traces the real (real, imag) pair products; eager runs complex-by-real products.
+    Both give the same spectrum."""
+    from mmfreq.layers import fdconv_autograd
+    for ratio in (1, 2):
+        groups = fourier_disjoint_groups(9, 12, 4).flatten()
+        dft = torch.randn(ratio, 9, 7, 2)
+        scale = torch.randn(3, ratio, 4)
+        eager = fdconv_autograd.GroupScaledSpectrum.apply(dft, scale, groups)
+        monkeypatch.setattr(fdconv_autograd, 'is_compiling', lambda: True)
+        traced = fdconv_autograd.GroupScaledSpectrum.apply(dft, scale, groups)
+        monkeypatch.undo()
+        torch.testing.assert_close(traced, eager, rtol=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize('act', ['sigmoid', 'tanh'])
 @pytest.mark.parametrize("shared_base", [False])
 def test_locally_modulated_weight_gradcheck(act, shared_base):

@@ -145,3 +145,28 @@ def test_kernel_num_one_backward_resizes_no_out_tensor():
         warnings.simplefilter('error')
         layer(x).square().sum().backward()
     assert layer.dft_weight.grad is not None and torch.isfinite(layer.dft_weight.grad).all()
+
+
+@pytest.mark.parametrize('batch, size, stride', [(2, 7, 1), (1, 9, 2)])
+def test_filter_factor_on_the_output_equals_it_on_the_weight(batch, size, stride, monkeypatch):
+    """Small maps: the filter factor multiplies the output (the kept output is at most half a
+    weight), which by linearity is the weight folded with it; outputs and gradients agree in
+    float64, in training (recomputing node) and in eval."""
+    layer = FDConv(32, 32, 3, stride=stride, padding=1, kernel_num=4).double()
+    x = torch.randn(batch, 32, size, size, dtype=torch.float64, requires_grad=True)
+    out_size = ((size - 1) // stride + 1) ** 2
+    assert layer._filter_to_output(out_size, size * size, 3, batch)
+    if stride == 1:  # kept output larger than half the input: it is the batch's that counts
+        assert not layer._filter_to_output(out_size, size * size, 3, 64)
+    for mode in ('train', 'eval'):
+        getattr(layer, mode)()
+        results = []
+        for folded in (False, True):
+            if folded:
+                monkeypatch.setattr(layer, '_filter_to_output', lambda *sizes: False)
+            out = layer(x)
+            grads = torch.autograd.grad(out.square().sum(), [x, *layer.parameters()])
+            results.append((out, *grads))
+            monkeypatch.undo()
+        for got, want in zip(*results):
+            torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
