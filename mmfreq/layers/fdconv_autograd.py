@@ -82,11 +82,11 @@ class GroupScaledSpectrum(torch.autograd.Function):
 
 
 def _weighted_batch_sum(grad: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``sum_b grad[b] * weights[b]`` for complex ``grad`` and real ``weights`` ``(B, N)``."""
-    total = grad[0] * weights[0]
-    for sample in range(1, grad.shape[0]):
-        total += grad[sample] * weights[sample]
-    return total
+    """``sum_b grad[b] * weights[b]`` for complex ``grad`` and real ``weights`` ``(B, N)`` (a
+    one-sample chunk, the CPU's case at large weights, without the sum's extra pass)."""
+    if grad.shape[0] == 1:
+        return grad[0] * weights[0]
+    return (grad * weights).sum(0)
 
 
 def _per_entry(scale: torch.Tensor, group_index: torch.Tensor) -> torch.Tensor:
