@@ -68,10 +68,8 @@ class GroupScaledSpectrum(torch.autograd.Function):
         batch, num_ratio, num_groups = scale.shape
         grad = grad.reshape(batch, -1)  # complex (B, N)
         grad_dft = grad_scale = None
-        per_entry = _per_entry(scale, group_index)  # (B, P, N)
         if ctx.needs_input_grad[0]:
-            parts = [_weighted_batch_sum(grad, per_entry[:, ratio]) for ratio in range(num_ratio)]
-            grad_dft = parts[0].unsqueeze(0) if num_ratio == 1 else torch.stack(parts)
+            grad_dft = _weighted_batch_sum(grad.unsqueeze(1), _per_entry(scale, group_index))
             grad_dft = torch.view_as_real(grad_dft).view_as(dft_weight)
         if ctx.needs_input_grad[1]:  # Re(grad * conj(S)): a complex multiply is the fast form
             spectrum = torch.view_as_complex(dft_weight).reshape(num_ratio, 1, -1)
@@ -82,8 +80,9 @@ class GroupScaledSpectrum(torch.autograd.Function):
 
 
 def _weighted_batch_sum(grad: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``sum_b grad[b] * weights[b]`` for complex ``grad`` and real ``weights`` ``(B, N)`` (a
-    one-sample chunk, the CPU's case at large weights, without the sum's extra pass)."""
+    """``sum_b grad[b] * weights[b]`` for complex ``grad`` ``(B, 1, N)`` and real ``weights``
+    ``(B, P, N)``: ``(P, N)`` (a one-sample chunk, the CPU's case at large weights, without the
+    sum's extra pass)."""
     if grad.shape[0] == 1:
         return grad[0] * weights[0]
     return (grad * weights).sum(0)
